@@ -1,0 +1,40 @@
+"""Rewrites the few errors Chalice produces itself (405, 415, 500) into the spec's error body."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from chalice.app import Request, Response
+
+from chalicelib.api._wire import dialect_of, error_response
+from chalicelib.domain.errors import BadInput, FngateError, MethodNotAllowed
+
+_CHALICE_ERRORS: dict[int, Callable[[Request], FngateError]] = {
+    405: lambda r: MethodNotAllowed(method=r.method, path=r.path),
+    415: lambda r: BadInput(detail="unsupported media type"),
+    400: lambda r: BadInput(detail="malformed request"),
+    500: lambda r: FngateError(),
+}
+
+
+def _is_chalice_error(response: Response) -> bool:
+    body = response.body
+    if isinstance(body, str):
+        try:
+            body = json.loads(body)
+        except ValueError:
+            return False
+    return isinstance(body, dict) and set(body) == {"Code", "Message"}
+
+
+def spec_errors(request: Request, get_response: Callable[[Request], Response]) -> Any:
+    response = get_response(request)
+    make = _CHALICE_ERRORS.get(response.status_code)
+    if make is not None and _is_chalice_error(response):
+        fixed = error_response(make(request), dialect_of(request))
+        if "Allow" in response.headers:
+            fixed.headers["Allow"] = response.headers["Allow"]
+        return fixed
+    return response

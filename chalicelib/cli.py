@@ -1,0 +1,139 @@
+"""The `fngate` command: run the gateway locally and administer accounts.
+
+  fngate serve --host H --port P --data-dir D [--tls-cert F --tls-key F] [--account A]
+  fngate admin bootstrap --data-dir D --account A        → one JSON object of credentials on stdout
+  fngate admin create-user --data-dir D --account A --login L --role FaaS-Developer [--password-stdin]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from chalicelib.config import Settings
+
+DEFAULT_ACCOUNT = "local"
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = Settings.from_env()
+    if getattr(args, "data_dir", None):
+        settings = replace(settings, data_dir=Path(args.data_dir))
+    if getattr(args, "insecure_sandbox", False):
+        settings = replace(settings, insecure_sandbox=True)
+    return settings
+
+
+def _identity(settings: Settings):
+    """Only what admin commands need (no executor): they work beside a running server on the same data dir."""
+    from chalicelib.clock import Clock
+    from chalicelib.services.container import build_keyring, build_store
+    from chalicelib.services.identity import IdentityService, load_signer
+
+    store, keyring = build_store(settings), build_keyring(settings)
+    return IdentityService(store, keyring, load_signer(store, keyring), Clock())
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from app import app
+    from chalicelib.api.transport import render_transport_error
+    from chalicelib.server import serve
+    from chalicelib.services.container import build_services, install
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = _settings(args)
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    services = build_services(settings)
+    install(services)
+    first = not services.identity.account_exists(args.account)
+    services.identity.ensure_account(args.account)
+    scheme = "https" if args.tls_cert else "http"
+
+    def ready(address: str) -> None:
+        print(f"fngate listening on {scheme}://{address} (data: {settings.data_dir})", flush=True)
+        if first:
+            print(f"Created account '{args.account}'.", flush=True)
+        print(f"Credentials: fngate admin bootstrap --data-dir {settings.data_dir} --account {args.account}",
+              flush=True)
+
+    try:
+        serve(app, args.host, args.port, tls_cert=args.tls_cert, tls_key=args.tls_key,
+              max_body=settings.max_body_bytes, on_ready=ready, error_renderer=render_transport_error)
+    finally:
+        services.close()
+    return 0
+
+
+def cmd_bootstrap(args: argparse.Namespace) -> int:
+    creds = _identity(_settings(args)).bootstrap(args.account)
+    json.dump(creds, sys.stdout)
+    sys.stdout.write("\n")
+    return 0
+
+
+def cmd_create_user(args: argparse.Namespace) -> int:
+    identity = _identity(_settings(args))
+    identity.ensure_account(args.account)
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
+    existing = identity.find_user(args.account, args.login)
+    if existing and password:
+        user = identity.set_password(args.account, args.login, password)
+    elif existing:
+        user = existing
+    else:
+        user = identity.create_user(args.account, args.login, password, args.role or ["FaaS-Developer"])
+    json.dump({"accountId": args.account, "userId": user.user_id, "loginName": user.login_name,
+               "roles": user.roles, "token": identity.user_token(user)}, sys.stdout)
+    sys.stdout.write("\n")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fngate", description="Self-hostable functions gateway")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the gateway")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--data-dir")
+    serve.add_argument("--tls-cert")
+    serve.add_argument("--tls-key")
+    serve.add_argument("--account", default=DEFAULT_ACCOUNT, help="account created on first start")
+    serve.add_argument("--insecure-sandbox", action="store_true",
+                       help="run functions with weaker isolation where the OS lacks namespaces / root")
+    serve.set_defaults(func=cmd_serve)
+    admin = sub.add_parser("admin", help="administer accounts").add_subparsers(dest="admin", required=True)
+    boot = admin.add_parser("bootstrap", help="create or return an account and print its credentials as JSON")
+    boot.add_argument("--data-dir")
+    boot.add_argument("--account", required=True)
+    boot.set_defaults(func=cmd_bootstrap)
+    user = admin.add_parser("create-user", help="create a user (password from stdin) and print a token")
+    user.add_argument("--data-dir")
+    user.add_argument("--account", required=True)
+    user.add_argument("--login", required=True)
+    user.add_argument("--role", action="append", choices=["FaaS-Admin", "FaaS-Developer", "FaaS-Invocation"])
+    user.add_argument("--password-stdin", action="store_true")
+    user.set_defaults(func=cmd_create_user)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return 130
+    except Exception as err:  # the CLI prints one line, not a traceback
+        from chalicelib.domain.errors import FngateError
+
+        if isinstance(err, FngateError):
+            print(f"fngate: {err}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

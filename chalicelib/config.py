@@ -1,0 +1,84 @@
+"""Settings from the environment (FNGATE_*), and which backends they select.
+
+An explicit argument beats the environment, which beats the default — in ``Settings.from_env`` only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+ENV_DATA_DIR = "FNGATE_DATA_DIR"
+ENV_STORE = "FNGATE_STORE"  # sqlite | dynamodb
+ENV_EXECUTOR = "FNGATE_EXECUTOR"  # local | aws_lambda
+ENV_KEYRING = "FNGATE_KEYRING"  # local | kms
+ENV_TABLE = "FNGATE_TABLE"
+ENV_KMS_KEY_ID = "FNGATE_KMS_KEY_ID"
+ENV_PUBLIC_HOST = "FNGATE_PUBLIC_HOST"  # host[:port] published by service discovery; default: the request's Host
+ENV_DOMAIN_MAP = "FNGATE_DOMAIN_MAP"  # JSON {"msgHist": "host", ...} for LivePerson services
+ENV_FUNCTION_TIMEOUT = "FNGATE_FUNCTION_TIMEOUT_S"
+ENV_MAX_WORKERS = "FNGATE_MAX_WORKERS"
+ENV_INSECURE_SANDBOX = "FNGATE_INSECURE_SANDBOX"
+ENV_MAX_BODY = "FNGATE_MAX_BODY_BYTES"
+ENV_ACCOUNT_RATE = "FNGATE_ACCOUNT_RATE"  # invocations per second per account
+ENV_ACCOUNT_CONCURRENCY = "FNGATE_ACCOUNT_CONCURRENCY"  # invocations in flight per account
+ENV_AWS_REGION = "AWS_REGION"
+
+DEFAULT_DATA_DIR = ".fngate"
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path(DEFAULT_DATA_DIR)
+    store: str = "sqlite"
+    executor: str = "local"
+    keyring: str = "local"
+    table_name: str = "fngate"
+    kms_key_id: str = ""
+    public_host: str = ""
+    domain_map: dict[str, str] = field(default_factory=dict)
+    function_timeout_s: float = 30.0
+    max_workers: int = 64
+    insecure_sandbox: bool = False
+    max_body_bytes: int = 1_048_576
+    region: str = ""
+    account_rate_per_s: float = 5000.0
+    account_concurrency: int = 256
+    sync_deployments: bool = False  # tests: deploy inline instead of in the background
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        env = dict(os.environ if env is None else env)
+        values: dict[str, Any] = {
+            "data_dir": Path(env.get(ENV_DATA_DIR, DEFAULT_DATA_DIR)),
+            "store": env.get(ENV_STORE, "sqlite"),
+            "executor": env.get(ENV_EXECUTOR, "local"),
+            "keyring": env.get(ENV_KEYRING, "local"),
+            "table_name": env.get(ENV_TABLE, "fngate"),
+            "kms_key_id": env.get(ENV_KMS_KEY_ID, ""),
+            "public_host": env.get(ENV_PUBLIC_HOST, ""),
+            "domain_map": json.loads(env.get(ENV_DOMAIN_MAP) or "{}"),
+            "function_timeout_s": float(env.get(ENV_FUNCTION_TIMEOUT, "30")),
+            "max_workers": int(env.get(ENV_MAX_WORKERS, "64")),
+            "insecure_sandbox": _flag(env.get(ENV_INSECURE_SANDBOX)),
+            "max_body_bytes": int(env.get(ENV_MAX_BODY, "1048576")),
+            "region": env.get(ENV_AWS_REGION, env.get("AWS_DEFAULT_REGION", "")),
+            "account_rate_per_s": float(env.get(ENV_ACCOUNT_RATE, "5000")),
+            "account_concurrency": int(env.get(ENV_ACCOUNT_CONCURRENCY, "256")),
+        }
+        return replace(cls(**values), **overrides)
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "fngate.db"
+
+    @property
+    def key_dir(self) -> Path:
+        return self.data_dir / "keys"

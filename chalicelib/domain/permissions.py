@@ -1,0 +1,85 @@
+"""Who may do what: the permission matrix of spec/management-api.md §8, row for row, in one table."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from chalicelib.domain.errors import Forbidden
+
+
+class Role(StrEnum):
+    ADMIN = "FaaS-Admin"
+    DEVELOPER = "FaaS-Developer"
+    INVOCATION = "FaaS-Invocation"
+
+
+class Action(StrEnum):
+    READ = "read"
+    WRITE = "write"  # create / edit / delete
+    DEPLOY = "deploy"
+    INVOKE = "invoke"
+    CREATE = "create"  # logs: create only
+    READ_VALUE = "read-value"  # secret values in clear
+
+
+A, D, I = Role.ADMIN, Role.DEVELOPER, Role.INVOCATION
+ALLOWED: Mapping[tuple[str, Action], frozenset[Role]] = {
+    ("lambda", Action.READ): frozenset({A, D, I}),
+    ("lambda", Action.WRITE): frozenset({D}),
+    ("lambda", Action.DEPLOY): frozenset({D}),
+    ("lambda", Action.INVOKE): frozenset({D, I}),
+    ("whitelist", Action.WRITE): frozenset({A}),
+    ("whitelist", Action.READ): frozenset({A, D}),
+    ("secret", Action.WRITE): frozenset({A}),
+    ("secret", Action.READ): frozenset({A, D}),
+    ("secret", Action.READ_VALUE): frozenset({A}),
+    ("schedule", Action.READ): frozenset({A, D, I}),
+    ("schedule", Action.WRITE): frozenset({A, D}),
+    ("emailReportSettings", Action.WRITE): frozenset({A}),
+    ("emailReportRecipients", Action.WRITE): frozenset({A, D}),
+    ("emailReport", Action.READ): frozenset({A, D, I}),
+    ("logs", Action.READ): frozenset({A, D, I}),
+    ("logs", Action.CREATE): frozenset({D}),
+    ("reporting", Action.READ): frozenset({A, D, I}),
+}
+
+INVOKE_SCOPE = "faas.lambda.invoke"
+SCOPES: Mapping[str, frozenset[tuple[str, Action]]] = {
+    # LivePerson's clients use one token for invoke, isImplemented and getLambdas, so the invoke scope reads too.
+    INVOKE_SCOPE: frozenset({("lambda", Action.INVOKE), ("lambda", Action.READ)}),
+}
+ALL_ROLES = frozenset(Role)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller: a user (roles) or an app key (scopes), always bound to one account."""
+
+    account_id: str
+    subject: str  # user id or client id
+    kind: str  # "user" | "app"
+    roles: frozenset[Role] = field(default_factory=frozenset)
+    scopes: frozenset[str] = field(default_factory=frozenset)
+    login_name: str = ""
+
+    @property
+    def display_name(self) -> str:
+        return self.login_name or self.subject
+
+
+def is_allowed(who: Principal, component: str, action: Action) -> bool:
+    """Unknown components and actions are denied."""
+    if not ALLOWED.get((component, action), frozenset()).isdisjoint(who.roles):
+        return True
+    return any((component, action) in SCOPES.get(scope, frozenset()) for scope in who.scopes)
+
+
+def roles_allowed(roles: Iterable[Role], component: str, action: Action) -> bool:
+    return not ALLOWED.get((component, action), frozenset()).isdisjoint(roles)
+
+
+def require(who: Principal, component: str, action: Action) -> None:
+    if not is_allowed(who, component, action):
+        raise Forbidden(action=action.value, component=component)

@@ -1,0 +1,113 @@
+"""Validation rules for functions and identifiers (management-api.md §7), each in one place.
+
+Functions raise ValidationFailed / InterfaceWrong with a message a developer can act on.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from chalicelib.domain import limits
+from chalicelib.domain.errors import BadInput, InterfaceWrong, ValidationFailed
+from chalicelib.domain.runtimes import Runtime
+
+_NAME = re.compile(limits.NAME_PATTERN)
+_ACCOUNT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_RESERVED_ENV = re.compile(r"^(X_LIVEPERSON_|FNGATE_|NODE_OPTIONS$|LD_|PYTHON)")
+
+
+def validate_account_id(account_id: str) -> str:
+    if not isinstance(account_id, str) or not _ACCOUNT.match(account_id):
+        raise BadInput(detail="account id must be 1-64 letters, digits, '-' or '_'")
+    return account_id
+
+
+def require_type(value: Any, expected: type | tuple[type, ...], field: str) -> Any:
+    if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+        names = " or ".join(t.__name__ for t in (expected if isinstance(expected, tuple) else (expected,)))
+        raise BadInput(detail=f"'{field}' must be of type {names.replace('str', 'string')}")
+    return value
+
+
+def validate_name(name: Any) -> str:
+    require_type(name, str, "name")
+    if not name or len(name) > limits.NAME_MAX or not _NAME.match(name):
+        raise ValidationFailed(
+            detail=f"name must be 1-{limits.NAME_MAX} characters of letters, digits, '-' or '_' (got {name[:60]!r})")
+    return name
+
+
+def validate_description(description: Any) -> str:
+    require_type(description, str, "description")
+    if len(description) > limits.DESCRIPTION_MAX:
+        raise ValidationFailed(detail=f"description must be at most {limits.DESCRIPTION_MAX} characters")
+    return description
+
+
+def validate_skills(skills: Any) -> list[str]:
+    require_type(skills, list, "skills")
+    if len(skills) > limits.SKILLS_MAX:
+        raise ValidationFailed(detail=f"at most {limits.SKILLS_MAX} skills per function")
+    out = []
+    for skill in skills:
+        if isinstance(skill, int) and not isinstance(skill, bool):
+            skill = str(skill)
+        require_type(skill, str, "skills[]")
+        if not skill or len(skill) > limits.SKILL_ID_MAX:
+            raise ValidationFailed(detail="each skill id must be a non-empty string")
+        out.append(skill)
+    return out
+
+
+def validate_code(code: Any, runtime: Runtime) -> str:
+    require_type(code, str, "code")
+    if len(code) > limits.CODE_MAX:
+        raise ValidationFailed(detail=f"code must be at most {limits.CODE_MAX} characters (got {len(code)})")
+    first = code.split("\n", 1)[0].rstrip("\r")
+    if not runtime.first_line.match(first):
+        raise InterfaceWrong(
+            detail=f"not a valid lambda: line 1 must declare the entry point for {runtime.name}: "
+                   f"{runtime.first_line_help}")
+    return code
+
+
+def validate_environment(env: Any) -> dict[str, str]:
+    """Accepts V2's {KEY: value} or V1's [{key, value}]; returns {KEY: value}."""
+    if isinstance(env, list):
+        pairs = []
+        for item in env:
+            require_type(item, dict, "environmentVariables[]")
+            pairs.append((item.get("key"), item.get("value")))
+    else:
+        require_type(env, dict, "environment")
+        pairs = list(env.items())
+    if len(pairs) > limits.ENV_VARS_MAX:
+        raise ValidationFailed(detail=f"at most {limits.ENV_VARS_MAX} environment variables")
+    out: dict[str, str] = {}
+    for key, value in pairs:
+        _validate_env_pair(key, value)
+        if key in out:
+            raise ValidationFailed(detail=f"environment variable {key} is defined twice")
+        out[key] = value
+    return out
+
+
+def _validate_env_pair(key: Any, value: Any) -> None:
+    if not isinstance(key, str) or not _ENV_KEY.match(key) or len(key) > limits.ENV_KEY_MAX:
+        raise ValidationFailed(
+            detail=f"environment variable names must match [A-Za-z_][A-Za-z0-9_]* and be at most "
+                   f"{limits.ENV_KEY_MAX} characters (got {str(key)[:60]!r})")
+    if _RESERVED_ENV.match(key):
+        raise ValidationFailed(detail=f"environment variable {key} is reserved by the platform")
+    if not isinstance(value, str) or len(value) > limits.ENV_VALUE_MAX:
+        raise ValidationFailed(detail=f"environment variable {key} must be a string of at most "
+                                      f"{limits.ENV_VALUE_MAX} characters")
+
+
+def validate_dependencies(deps: Any) -> list[dict[str, str]]:
+    require_type(deps, list, "dependencies")
+    for dep in deps:
+        require_type(dep, dict, "dependencies[]")
+    return [{"key": str(d.get("key", "")), "value": str(d.get("value", ""))} for d in deps]

@@ -1,0 +1,54 @@
+"""The Executor protocol: how services deploy, run and retire function versions, whatever runs them.
+
+The programming model (input shape, callback semantics, error kinds, limits) is defined in domain/ and every
+executor honours it: failures come back as domain errors from chalicelib.domain.errors (FunctionFailed family
+for the function's own faults, TooManyRequests for overload, Unavailable for platform faults).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Target:
+    """One deployable unit: a function at one manifest version. Workers never serve two targets."""
+
+    account_id: str
+    function_uuid: str
+    manifest_version: int
+    runtime: str  # Runtime.id, e.g. "nodejs20" / "python3.11"
+    code: str
+    environment: dict[str, str] = field(default_factory=dict)
+    function_name: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.account_id}/{self.function_uuid}/{self.manifest_version}"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A successful run: the function's result (any JSON value) and its captured log records."""
+
+    result: Any
+    logs: list[dict[str, Any]] = field(default_factory=list)
+    duration_ms: float = 0.0
+
+
+class Executor(Protocol):
+    def deploy(self, target: Target) -> None:
+        """Make ``target`` ready to run (build/compile/check); raises BuildFailed or DeployFailed."""
+        ...
+
+    def undeploy(self, account_id: str, function_uuid: str) -> None:
+        """Retire every version of the function; idempotent."""
+        ...
+
+    def invoke(self, target: Target, event: dict[str, Any], *, timeout_s: float | None = None) -> Outcome:
+        """Run once. Raises FunctionFailed subclasses (carrying logs), TooManyRequests or Unavailable."""
+        ...
+
+    def close(self) -> None:
+        ...

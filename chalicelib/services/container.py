@@ -1,0 +1,116 @@
+"""Wires the services from Settings (the factory), and hands them to the routes.
+
+Routes call ``services()``; tests and the server install a built set with ``use_services`` — handed in, not patched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.clock import Clock
+from chalicelib.config import Settings
+from chalicelib.crypto.envelope import Keyring, KmsKeyring, LocalKeyring
+from chalicelib.runtime.base import Executor
+from chalicelib.services.deployments import DeploymentService
+from chalicelib.services.functions import FunctionService
+from chalicelib.services.identity import IdentityService, load_signer
+from chalicelib.services.invocations import InvocationService
+from chalicelib.services.limiter import AccountLimiter
+from chalicelib.services.repository import FunctionRepository
+from chalicelib.storage.base import Store
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    keyring: Keyring
+    executor: Executor
+    clock: Clock
+    identity: IdentityService
+    functions: FunctionService
+    deployments: DeploymentService
+    invocations: InvocationService
+
+    def close(self) -> None:
+        self.deployments.close()
+        self.executor.close()
+        self.store.close()
+
+
+def build_store(settings: Settings) -> Store:
+    if settings.store == "dynamodb":
+        from chalicelib.storage.dynamodb import DynamoStore
+
+        return DynamoStore(table_name=settings.table_name, region_name=settings.region or None)
+    from chalicelib.storage.sqlite import SqliteStore
+
+    return SqliteStore(settings.sqlite_path)
+
+
+def build_keyring(settings: Settings) -> Keyring:
+    if settings.keyring == "kms":
+        return KmsKeyring(settings.kms_key_id, region_name=settings.region or None)
+    return LocalKeyring(settings.key_dir)
+
+
+def build_executor(settings: Settings, rpc_handler: Any = None) -> Executor:
+    if settings.executor == "aws_lambda":
+        from chalicelib.runtime.aws_lambda import LambdaExecutor
+
+        return LambdaExecutor(region_name=settings.region or None)
+    from chalicelib.runtime.local.executor import LocalExecutor
+
+    return LocalExecutor(timeout_s=settings.function_timeout_s, max_workers=settings.max_workers,
+                         insecure_sandbox=settings.insecure_sandbox, rpc_handler=rpc_handler)
+
+
+def build_services(settings: Settings, *, store: Store | None = None, keyring: Keyring | None = None,
+                   executor: Executor | None = None, clock: Clock | None = None) -> Services:
+    """Everything a gateway process needs; pass parts in to replace them (tests, benchmarks)."""
+    clock = clock or Clock()
+    store = store or build_store(settings)
+    keyring = keyring or build_keyring(settings)
+    executor = executor or build_executor(settings)
+    repo = FunctionRepository(store)
+    identity = IdentityService(store, keyring, load_signer(store, keyring), clock)
+    deployments = DeploymentService(repo, executor, clock, sync=settings.sync_deployments)
+    limiter = AccountLimiter(settings.account_rate_per_s, settings.account_rate_per_s,
+                             settings.account_concurrency)
+    return Services(settings=settings, store=store, keyring=keyring, executor=executor, clock=clock,
+                    identity=identity, functions=FunctionService(repo, clock), deployments=deployments,
+                    invocations=InvocationService(repo, deployments, executor, store, clock, limiter))
+
+
+_current: Services | None = None
+_lock = threading.Lock()
+
+
+def services() -> Services:
+    """The process's services, built from the environment on first use (as on AWS Lambda)."""
+    global _current
+    if _current is None:
+        with _lock:
+            if _current is None:
+                _current = build_services(Settings.from_env())
+    return _current
+
+
+@contextlib.contextmanager
+def use_services(built: Services) -> Iterator[Services]:
+    global _current
+    previous, _current = _current, built
+    try:
+        yield built
+    finally:
+        _current = previous
+
+
+def install(built: Services) -> None:
+    """Make ``built`` the process's services (the local server does this once at start)."""
+    global _current
+    _current = built

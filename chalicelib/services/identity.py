@@ -1,0 +1,207 @@
+"""Accounts, users, app keys and tokens: who the caller is (authorization lives in domain/permissions.py)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+import uuid
+from typing import Any
+
+from chalicelib.clock import Clock
+from chalicelib.crypto.envelope import Keyring, open_envelope, seal
+from chalicelib.crypto.passwords import hash_password, verify_password
+from chalicelib.crypto.tokens import TokenSigner
+from chalicelib.domain import limits
+from chalicelib.domain.errors import BadInput, Forbidden, InvalidClient, NotAuthenticated, VersionConflict
+from chalicelib.domain.models import Account, AppKey, User
+from chalicelib.domain.permissions import ALL_ROLES, INVOKE_SCOPE, Principal, Role
+from chalicelib.storage.base import MUST_NOT_EXIST, Query, Store
+
+_SYSTEM = "system"
+_PRINCIPAL_TTL_S = 5.0  # deleted users / app keys lose access within this time
+BOOTSTRAP_USERS = (("admin", tuple(Role)), ("developer", (Role.DEVELOPER,)), ("invocation", (Role.INVOCATION,)))
+BOOTSTRAP_APP = "fngate-bootstrap"
+
+
+def load_signer(store: Store, keyring: Keyring) -> TokenSigner:
+    """The token signing key, created once and kept sealed in the store (so every gateway process shares it)."""
+    context = {"purpose": "token-signing-key"}
+    record = store.get(_SYSTEM, _SYSTEM, "signing-key")
+    if record is None:
+        envelope = seal(keyring, secrets.token_bytes(32), context)
+        with contextlib.suppress(VersionConflict):  # another process created it first: use theirs
+            store.put(_SYSTEM, _SYSTEM, "signing-key", {"envelope": envelope, "kid": "k1"},
+                      expected_version=MUST_NOT_EXIST)
+        record = store.get(_SYSTEM, _SYSTEM, "signing-key")
+    assert record is not None
+    return TokenSigner(open_envelope(keyring, record.data["envelope"], context), kid=record.data["kid"])
+
+
+def _secret_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()  # high-entropy secrets need no slow KDF
+
+
+class IdentityService:
+    def __init__(self, store: Store, keyring: Keyring, signer: TokenSigner, clock: Clock) -> None:
+        self._store, self._keyring, self._signer, self._clock = store, keyring, signer, clock
+        self._seen: dict[tuple[str, str, str], float] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def signer(self) -> TokenSigner:
+        return self._signer
+
+    # -- accounts -----------------------------------------------------------------------------------------------
+    def ensure_account(self, account_id: str) -> Account:
+        from chalicelib.domain.validation import validate_account_id
+
+        validate_account_id(account_id)
+        record = self._store.get("account", "accounts", account_id)
+        if record:
+            return Account.from_dict(record.data)
+        account = Account(account_id=account_id, created_at=self._clock.iso())
+        with contextlib.suppress(VersionConflict):
+            self._store.put("account", "accounts", account_id, account.to_dict(), expected_version=MUST_NOT_EXIST)
+        return account
+
+    def account_exists(self, account_id: str) -> bool:
+        return self._store.get("account", "accounts", account_id) is not None
+
+    def bootstrap(self, account_id: str, *, token_ttl_s: int = limits.USER_TOKEN_TTL_S) -> dict[str, str]:
+        """Create (or find again) an account with one user per role set and an app key; return fresh tokens."""
+        self.ensure_account(account_id)
+        tokens = {}
+        for login, roles in BOOTSTRAP_USERS:
+            user = self.find_user(account_id, login) or self.create_user(account_id, login, None, roles)
+            tokens[login] = self.user_token(user, ttl_s=token_ttl_s)
+        key, secret = self.ensure_app_key(account_id, BOOTSTRAP_APP, [INVOKE_SCOPE])
+        return {"accountId": account_id, "adminToken": tokens["admin"], "developerToken": tokens["developer"],
+                "invocationToken": tokens["invocation"], "clientId": key.client_id, "clientSecret": secret}
+
+    # -- users ----------------------------------------------------------------------------------------------------
+    def create_user(self, account_id: str, login: str, password: str | None, roles: Any) -> User:
+        """A user; without a password it can only use tokens issued by `fngate admin` (no login)."""
+        if not login or len(login) > 100:
+            raise BadInput(detail="login name must be 1-100 characters")
+        user = User(account_id=account_id, user_id=str(uuid.uuid4()), login_name=login,
+                    password_hash=hash_password(password) if password else "",
+                    roles=[Role(r).value for r in roles], created_at=self._clock.iso())
+        self._store.put("login", account_id, login.lower(), {"user_id": user.user_id}, expected_version=MUST_NOT_EXIST)
+        self._store.put("user", account_id, user.user_id, user.to_dict())
+        return user
+
+    def set_password(self, account_id: str, login: str, password: str) -> User:
+        user = self.find_user(account_id, login)
+        if user is None:
+            raise BadInput(detail=f"no user {login} on account {account_id}")
+        data = {**user.to_dict(), "password_hash": hash_password(password)}
+        self._store.put("user", account_id, user.user_id, data)
+        return User.from_dict(data)
+
+    def find_user(self, account_id: str, login: str) -> User | None:
+        pointer = self._store.get("login", account_id, login.lower())
+        record = pointer and self._store.get("user", account_id, pointer.data["user_id"])
+        return User.from_dict(record.data) if record else None
+
+    def user_token(self, user: User, *, ttl_s: int = limits.USER_TOKEN_TTL_S) -> str:
+        return self._signer.sign({"iss": "fngate", "typ": "user", "sub": user.user_id, "aud": user.account_id,
+                                  "roles": user.roles, "login": user.login_name}, ttl_s)
+
+    def login(self, account_id: str, username: str, password: str) -> dict[str, Any]:
+        """The agentVep login answer the lpf CLI reads: bearer, csrf, sessionId, config.userId/loginName."""
+        user = self.find_user(account_id, username)
+        if user is None or not user.password_hash or not verify_password(password, user.password_hash):
+            raise NotAuthenticated(detail="Invalid username or password")
+        session_id, csrf = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+        expires = self._clock.now() + limits.USER_TOKEN_TTL_S
+        self._store.put("session", account_id, session_id, {"user_id": user.user_id, "csrf": csrf,
+                                                             "expires": expires})
+        return {"bearer": self.user_token(user), "csrf": csrf, "sessionId": session_id,
+                "config": {"userId": user.user_id, "loginName": user.login_name}}
+
+    def check_session(self, account_id: str, session_id: str, csrf: str) -> None:
+        record = self._store.get("session", account_id, session_id)
+        if (record is None or record.data["expires"] < self._clock.now()
+                or not hmac.compare_digest(record.data["csrf"], csrf or "")):
+            raise NotAuthenticated(detail="Session expired")
+
+    # -- app keys -------------------------------------------------------------------------------------------------
+    def ensure_app_key(self, account_id: str, name: str, scopes: list[str]) -> tuple[AppKey, str]:
+        """The named app key and its secret; created once, the secret kept sealed so it can be handed out again."""
+        existing = self._find_app_key_by_name(account_id, name)
+        if existing is not None:
+            return existing, self._unseal_secret(existing)
+        return self.create_app_key(account_id, name, scopes, retrievable=True)
+
+    def create_app_key(self, account_id: str, name: str, scopes: list[str], *,
+                       retrievable: bool = False) -> tuple[AppKey, str]:
+        client_id, secret = secrets.token_hex(16), secrets.token_urlsafe(32)
+        context = {"account": account_id, "app-key": client_id}
+        sealed = seal(self._keyring, secret.encode(), context) if retrievable else {}
+        key = AppKey(account_id=account_id, client_id=client_id, secret_hash=_secret_hash(secret), scopes=scopes,
+                     name=name, created_at=self._clock.iso())
+        self._store.put("appkey", account_id, client_id, {**key.to_dict(), "sealed": sealed})
+        return key, secret
+
+    def _find_app_key_by_name(self, account_id: str, name: str) -> AppKey | None:
+        found = self._store.query(Query("appkey", account_id, filters={"name": name}))
+        return AppKey.from_dict(found[0].data) if found else None
+
+    def _unseal_secret(self, key: AppKey) -> str:
+        record = self._store.get("appkey", key.account_id, key.client_id)
+        sealed = record.data.get("sealed") if record else None
+        if not sealed:
+            raise BadInput(detail=f"the secret of app key {key.name} cannot be retrieved")
+        context = {"account": key.account_id, "app-key": key.client_id}
+        return open_envelope(self._keyring, sealed, context).decode()
+
+    def delete_app_key(self, account_id: str, client_id: str) -> bool:
+        return self._store.delete("appkey", account_id, client_id)
+
+    def app_token(self, account_id: str, client_id: str, client_secret: str) -> dict[str, Any]:
+        """OAuth2 client-credentials grant (external-invocation.md §2.1)."""
+        record = self._store.get("appkey", account_id, client_id or "-")
+        if record is None or not hmac.compare_digest(record.data["secret_hash"], _secret_hash(client_secret or "")):
+            raise InvalidClient()
+        token = self._signer.sign({"iss": "Sentinel", "typ": "app", "aud": account_id, "azp": client_id,
+                                   "sub": client_id, "scope": " ".join(record.data["scopes"])}, limits.TOKEN_TTL_S)
+        return {"access_token": token, "token_type": "Bearer", "expires_in": limits.TOKEN_TTL_S}
+
+    # -- authentication ---------------------------------------------------------------------------------------------
+    def authenticate(self, account_id: str, authorization: str | None) -> Principal:
+        """The caller behind an Authorization header, bound to ``account_id`` (401 / 403 otherwise)."""
+        scheme, _, token = (authorization or "").strip().partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise NotAuthenticated(detail="Missing or malformed Authorization header (expected: Bearer <token>)")
+        claims = self._signer.verify(token.strip())
+        if claims.get("aud") != account_id:
+            raise Forbidden("Token is not valid for account " + account_id)
+        principal = self._principal(claims)
+        self._check_still_exists(principal)
+        return principal
+
+    def _principal(self, claims: dict[str, Any]) -> Principal:
+        if claims.get("typ") == "app":
+            return Principal(account_id=claims["aud"], subject=claims["azp"], kind="app",
+                             scopes=frozenset(str(claims.get("scope", "")).split()))
+        roles = frozenset(Role(r) for r in claims.get("roles", []) if r in {x.value for x in ALL_ROLES})
+        return Principal(account_id=claims["aud"], subject=str(claims.get("sub")), kind="user", roles=roles,
+                         login_name=str(claims.get("login", "")))
+
+    def _check_still_exists(self, who: Principal) -> None:
+        cache_key = (who.kind, who.account_id, who.subject)
+        now = time.monotonic()
+        with self._lock:
+            if self._seen.get(cache_key, 0.0) > now:
+                return
+        kind = "appkey" if who.kind == "app" else "user"
+        if self._store.get(kind, who.account_id, who.subject) is None:
+            raise NotAuthenticated(detail="The credentials behind this token were revoked")
+        with self._lock:
+            if len(self._seen) > 10_000:
+                self._seen.clear()
+            self._seen[cache_key] = now + _PRINCIPAL_TTL_S

@@ -1,0 +1,122 @@
+"""Typed access to functions, manifests and deployments on top of the generic Store.
+
+Record layout (kind / pk / sk):
+  function   / account            / uuid                 the Function (meta + current manifest + live pointer)
+  fname      / account            / lower-cased name     {"uuid"} — makes names unique per account
+  manifest   / account#uuid       / version (10 digits)  history of manifests (V2 `versions`)
+  deployment / account#uuid       / id (10 digits)       deployments with a manifest snapshot (rollback)
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from chalicelib.domain.errors import FunctionNotFound, NameTaken, VersionConflict
+from chalicelib.domain.models import Deployment, Function, Manifest
+from chalicelib.storage.base import MUST_NOT_EXIST, Delete, Put, Query, Store
+
+
+def _fn_pk(account_id: str, uuid: str) -> str:
+    return f"{account_id}#{uuid}"
+
+
+def _seq(n: int) -> str:
+    return f"{n:010d}"
+
+
+class FunctionRepository:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    # -- functions --------------------------------------------------------------------------------------------
+    def get(self, account_id: str, uuid: str) -> tuple[Function, int]:
+        """The function and its record version (for optimistic concurrency); FunctionNotFound if absent."""
+        record = self._store.get("function", account_id, uuid)
+        if record is None:
+            raise FunctionNotFound(uuid=uuid, account_id=account_id)
+        return Function.from_dict(record.data), record.version
+
+    def list(self, account_id: str, **filters: object) -> list[Function]:
+        records = self._store.query(Query("function", account_id, filters=dict(filters)))
+        return sorted((Function.from_dict(r.data) for r in records), key=lambda f: f.created_at)
+
+    def count(self, account_id: str) -> int:
+        return self._store.count(Query("function", account_id))
+
+    def create(self, fn: Function) -> None:
+        try:
+            self._store.transact([
+                Put("fname", fn.account_id, fn.name.lower(), {"uuid": fn.uuid}, MUST_NOT_EXIST),
+                Put("function", fn.account_id, fn.uuid, fn.to_dict(), MUST_NOT_EXIST),
+                Put("manifest", _fn_pk(fn.account_id, fn.uuid), _seq(fn.manifest.version), fn.manifest.to_dict(),
+                    MUST_NOT_EXIST),
+            ])
+        except VersionConflict:
+            raise NameTaken(name=fn.name) from None
+
+    def save(self, fn: Function, expected_version: int, *, new_manifest: bool = False,
+             old_name: str | None = None) -> int:
+        """Write ``fn`` if nobody changed it since ``expected_version``; returns the new record version."""
+        ops: list[Put | Delete] = [Put("function", fn.account_id, fn.uuid, fn.to_dict(), expected_version)]
+        if new_manifest:
+            ops.append(Put("manifest", _fn_pk(fn.account_id, fn.uuid), _seq(fn.manifest.version),
+                           fn.manifest.to_dict(), MUST_NOT_EXIST))
+        if old_name is not None and old_name.lower() != fn.name.lower():
+            ops += [Delete("fname", fn.account_id, old_name.lower()),
+                    Put("fname", fn.account_id, fn.name.lower(), {"uuid": fn.uuid}, MUST_NOT_EXIST)]
+        try:
+            self._store.transact(ops)
+        except VersionConflict:
+            if old_name is not None and self._store.get("fname", fn.account_id, fn.name.lower()):
+                raise NameTaken(name=fn.name) from None
+            raise VersionConflict(what=f"Function {fn.uuid}") from None
+        return expected_version + 1
+
+    def delete(self, fn: Function, expected_version: int) -> None:
+        pk = _fn_pk(fn.account_id, fn.uuid)
+        self._store.transact([Delete("function", fn.account_id, fn.uuid, expected_version),
+                              Delete("fname", fn.account_id, fn.name.lower())])
+        for kind in ("manifest", "deployment"):
+            for record in self._store.query(Query(kind, pk)):
+                self._store.delete(kind, pk, record.sk)
+
+    # -- manifests ----------------------------------------------------------------------------------------------
+    def manifests(self, account_id: str, uuid: str, limit: int | None = None) -> list[Manifest]:
+        records = self._store.query(Query("manifest", _fn_pk(account_id, uuid), reverse=True, limit=limit))
+        return [Manifest.from_dict(r.data) for r in records]
+
+    def prune_manifests(self, account_id: str, uuid: str, keep: int) -> None:
+        pk = _fn_pk(account_id, uuid)
+        for record in self._store.query(Query("manifest", pk, reverse=True))[keep:]:
+            self._store.delete("manifest", pk, record.sk)
+
+    # -- deployments --------------------------------------------------------------------------------------------
+    def deployments(self, account_id: str, uuid: str, limit: int | None = None) -> list[Deployment]:
+        records = self._store.query(Query("deployment", _fn_pk(account_id, uuid), reverse=True, limit=limit))
+        return [Deployment.from_dict(r.data) for r in records]
+
+    def deployment(self, account_id: str, uuid: str, deployment_id: int) -> Deployment | None:
+        record = self._store.get("deployment", _fn_pk(account_id, uuid), _seq(deployment_id))
+        return Deployment.from_dict(record.data) if record else None
+
+    def next_deployment_id(self, account_id: str, uuid: str) -> int:
+        last = self.deployments(account_id, uuid, limit=1)
+        return last[0].id + 1 if last else 1
+
+    def put_deployment(self, dep: Deployment, *, create: bool = False) -> None:
+        try:
+            self._store.put("deployment", _fn_pk(dep.account_id, dep.function_uuid), _seq(dep.id), dep.to_dict(),
+                            expected_version=MUST_NOT_EXIST if create else None)
+        except VersionConflict:
+            raise VersionConflict(what=f"Deployment {dep.id} of {dep.function_uuid}") from None
+
+    def prune_deployments(self, account_id: str, uuid: str, keep: int, protect: int | None) -> None:
+        pk = _fn_pk(account_id, uuid)
+        for record in self._store.query(Query("deployment", pk, reverse=True))[keep:]:
+            if protect is None or record.data.get("id") != protect:
+                self._store.delete("deployment", pk, record.sk)
+
+
+def summary(dep: Deployment) -> Deployment:
+    """A deployment without its manifest snapshot, as embedded in the function record."""
+    return replace(dep, manifest=None)

@@ -1,0 +1,1 @@
+"""Persistence behind one protocol (base.Store): SQLite locally, DynamoDB on AWS."""

@@ -1,0 +1,97 @@
+"""A real `fngate serve` process on a free port, plus credentials from `fngate admin bootstrap`."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ACCOUNT = "e2eacct"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def fngate(*args: str, data_dir: Path, env: dict[str, str] | None = None, **kw: Any) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "chalicelib.cli", *args, "--data-dir", str(data_dir)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60, env=env or os.environ.copy(), **kw)
+
+
+@dataclass
+class Gateway:
+    url: str
+    port: int
+    data_dir: Path
+    creds: dict[str, str]
+    process: subprocess.Popen
+
+    def request(self, method: str, path: str, *, token: str | None = None, body: Any = None,
+                raw: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, Any, dict[str, str]]:
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        req.add_header("Content-Type", "application/json")
+        if token:
+            req.add_header("Authorization", f"Bearer {token}")
+        for k, v in (headers or {}).items():
+            req.add_header(k, v)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as res:
+                text = res.read()
+                return res.status, json.loads(text) if text else None, dict(res.headers)
+        except urllib.error.HTTPError as err:
+            text = err.read()
+            return err.code, json.loads(text) if text else None, dict(err.headers)
+
+
+def start_gateway(tmp: Path, extra_env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> Gateway:
+    port = free_port()
+    data_dir = tmp / "data"
+    env = {**os.environ, "FNGATE_FUNCTION_TIMEOUT_S": "5", **(extra_env or {})}
+    proc = subprocess.Popen([sys.executable, "-m", "chalicelib.cli", "serve", "--host", "127.0.0.1", "--port",
+                             str(port), "--data-dir", str(data_dir), "--account", ACCOUNT, *args],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"fngate serve exited: {proc.stdout.read() if proc.stdout else ''}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                break
+        except OSError:
+            time.sleep(0.05)
+    boot = fngate("admin", "bootstrap", "--account", ACCOUNT, data_dir=data_dir)
+    assert boot.returncode == 0, boot.stderr
+    scheme = "https" if "--tls-cert" in args else "http"
+    return Gateway(f"{scheme}://127.0.0.1:{port}", port, data_dir, json.loads(boot.stdout), proc)
+
+
+def stop_gateway(gw: Gateway) -> str:
+    gw.process.terminate()
+    try:
+        out, _ = gw.process.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        gw.process.kill()
+        out, _ = gw.process.communicate()
+    return out or ""
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    gw = start_gateway(tmp_path_factory.mktemp("gw"))
+    yield gw
+    stop_gateway(gw)
