@@ -26,7 +26,7 @@ serve: install
 
 test: install-dev
 	$(PY) -m ruff check .
-	$(PY) -m pytest
+	$(PY) -m pytest -q
 
 lint: install-dev
 	$(PY) -m ruff check .

@@ -3,6 +3,7 @@
   fngate serve --host H --port P --data-dir D [--tls-cert F --tls-key F] [--account A]
   fngate admin bootstrap --data-dir D --account A        → one JSON object of credentials on stdout
   fngate admin create-user --data-dir D --account A --login L --role FaaS-Developer [--password-stdin]
+  fngate admin rotate-master-key --data-dir D [--resume] [--remove-old-keys]   → a JSON report on stdout
 """
 
 from __future__ import annotations
@@ -92,6 +93,23 @@ def cmd_create_user(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rotate_master_key(args: argparse.Namespace) -> int:
+    """New local master key (KMS: the configured key id), then every data key re-wrapped; safe to re-run."""
+    from chalicelib.services.container import build_keyring, build_store
+    from chalicelib.services.rotation import rotate_master_key
+
+    settings = _settings(args)
+    store = build_store(settings)
+    try:
+        report = rotate_master_key(store, build_keyring(settings), resume=args.resume,
+                                   remove_old_keys=args.remove_old_keys)
+    finally:
+        store.close()
+    json.dump(report.to_dict(), sys.stdout)
+    sys.stdout.write("\n")
+    return 0 if report.complete else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fngate", description="Self-hostable functions gateway")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -117,6 +135,12 @@ def build_parser() -> argparse.ArgumentParser:
     user.add_argument("--role", action="append", choices=["FaaS-Admin", "FaaS-Developer", "FaaS-Invocation"])
     user.add_argument("--password-stdin", action="store_true")
     user.set_defaults(func=cmd_create_user)
+    rotate = admin.add_parser("rotate-master-key", help="add a master key and re-wrap every data key under it")
+    rotate.add_argument("--data-dir")
+    rotate.add_argument("--resume", action="store_true", help="finish an interrupted rotation; no new key")
+    rotate.add_argument("--remove-old-keys", action="store_true",
+                        help="afterwards delete master keys no record references any more")
+    rotate.set_defaults(func=cmd_rotate_master_key)
     return parser
 
 

@@ -113,7 +113,7 @@ def request_id(request: Request) -> str:
 
 def query_list(request: Request, key: str) -> list[str]:
     params = request.query_params
-    if not params:
+    if not params or key not in params:
         return []
     return [v for v in params.getlist(key) if v]
 

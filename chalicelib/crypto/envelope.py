@@ -9,6 +9,7 @@ PyNaCl SecretBox under the data key. Nothing here logs or echoes plaintext.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -19,7 +20,7 @@ from nacl.exceptions import CryptoError
 from nacl.secret import SecretBox
 from nacl.utils import random
 
-from chalicelib.domain.errors import FngateError
+from chalicelib.domain.errors import FngateError, Unavailable
 
 
 class DecryptionFailed(FngateError):
@@ -34,6 +35,13 @@ class Keyring(Protocol):
         ...
 
     def unwrap(self, wrapped: str, key_id: str, context: dict[str, str]) -> bytes:
+        ...
+
+    def wrap_current(self, data_key: bytes, context: dict[str, str]) -> tuple[str, str]:
+        """(wrapped data key, key id) under the current master key: re-wrapping for rotation."""
+        ...
+
+    def is_current(self, key_id: str) -> bool:
         ...
 
 
@@ -58,6 +66,22 @@ class LocalKeyring:
             return pointer.read_text().strip()
         return self.add_key()
 
+    def _refresh(self) -> str:
+        """Follow the ``current`` pointer, so a running server seals under a key rotated in by `fngate admin`."""
+        with contextlib.suppress(OSError):
+            self.current_id = (self._dir / "current").read_text().strip() or self.current_id
+        return self.current_id
+
+    def key_ids(self) -> list[str]:
+        return sorted(p.name[len("master-"):-len(".key")] for p in self._dir.glob("master-*.key"))
+
+    def remove_key(self, key_id: str) -> None:
+        """Delete a retired master key file; only after no record references it (rotation checks that)."""
+        if key_id == self._refresh():
+            raise ValueError("the current master key cannot be removed")
+        (self._dir / f"master-{key_id}.key").unlink(missing_ok=True)
+        self._keys.pop(key_id, None)
+
     def add_key(self) -> str:
         """Create a new master key and make it current (rotation); old keys stay readable."""
         key_id = base64.b32encode(os.urandom(5)).decode().lower()
@@ -81,11 +105,18 @@ class LocalKeyring:
         return self._keys[key_id]
 
     def generate_data_key(self, context: dict[str, str]) -> tuple[bytes, str, str]:
-        data_key = random(32)
-        return data_key, self.wrap(data_key, context), self.current_id
+        data_key, key_id = random(32), self._refresh()
+        return data_key, self.wrap(data_key, context, key_id), key_id
+
+    def wrap_current(self, data_key: bytes, context: dict[str, str]) -> tuple[str, str]:
+        key_id = self._refresh()
+        return self.wrap(data_key, context, key_id), key_id
+
+    def is_current(self, key_id: str) -> bool:
+        return key_id == self._refresh()
 
     def wrap(self, data_key: bytes, context: dict[str, str], key_id: str | None = None) -> str:
-        key_id = key_id or self.current_id
+        key_id = key_id or self._refresh()
         nonce = random(bindings.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES)
         sealed = bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(data_key, _aad(context), nonce,
                                                                     self._master(key_id))
@@ -102,7 +133,11 @@ class LocalKeyring:
 
 
 class KmsKeyring:
-    """AWS KMS: one GenerateDataKey per value, Decrypt to unwrap; the context is KMS's EncryptionContext."""
+    """AWS KMS: one GenerateDataKey per value, Decrypt to unwrap; the context is KMS's EncryptionContext.
+
+    KMS automatic key rotation keeps every older backing key, so it needs no re-wrap. Re-wrapping (Decrypt +
+    Encrypt under ``key_id``) is only for moving data keys to a different KMS key (config changed).
+    """
 
     name = "kms"
 
@@ -112,6 +147,7 @@ class KmsKeyring:
 
             client = boto3.client("kms", region_name=region_name)
         self._kms, self.current_id = client, key_id
+        self._arn = ""
 
     def generate_data_key(self, context: dict[str, str]) -> tuple[bytes, str, str]:
         out = self._kms.generate_data_key(KeyId=self.current_id, KeySpec="AES_256", EncryptionContext=context)
@@ -125,6 +161,23 @@ class KmsKeyring:
         except ClientError:
             raise DecryptionFailed() from None
         return out["Plaintext"]
+
+    def wrap_current(self, data_key: bytes, context: dict[str, str]) -> tuple[str, str]:
+        from botocore.exceptions import ClientError
+
+        try:
+            out = self._kms.encrypt(KeyId=self.current_id, Plaintext=data_key, EncryptionContext=context)
+        except ClientError:
+            raise Unavailable(detail="the key service refused to wrap a data key") from None
+        return base64.b64encode(out["CiphertextBlob"]).decode(), out["KeyId"]
+
+    def is_current(self, key_id: str) -> bool:
+        """Envelopes record the key ARN; the configured id may be an alias, a key id or the ARN itself."""
+        if key_id == self.current_id:
+            return True
+        if not self._arn:
+            self._arn = self._kms.describe_key(KeyId=self.current_id)["KeyMetadata"]["Arn"]
+        return key_id == self._arn
 
 
 def seal(keyring: Keyring, plaintext: bytes, context: dict[str, str]) -> dict[str, str]:
@@ -141,3 +194,10 @@ def open_envelope(keyring: Keyring, envelope: dict[str, str], context: dict[str,
         return SecretBox(data_key[:32]).decrypt(base64.b64decode(envelope["ct"]))
     except CryptoError:
         raise DecryptionFailed() from None
+
+
+def rewrap(keyring: Keyring, envelope: dict[str, str], context: dict[str, str]) -> dict[str, str]:
+    """The same envelope with its data key wrapped under the current key; the sealed value is not touched."""
+    data_key = keyring.unwrap(envelope["wk"], envelope["kid"], context)
+    wrapped, key_id = keyring.wrap_current(data_key, context)
+    return {**envelope, "keyring": keyring.name, "kid": key_id, "wk": wrapped}

@@ -197,3 +197,36 @@ class DeployFailed(FngateError):
 
     status, template = 500, "{detail}"
     v1_code = v2_code = "com.liveperson.faas.fm.deploy-failed"  # ours
+
+
+# -- secrets and allowlist (runtime-and-toolbelt.md §2, management-api.md §5) --------------------------------------
+class SecretNotFound(NotFound):
+    template = "There is no secret {key} for this account"
+    v1_code = v2_code = "com.liveperson.faas.secret.not-found"
+
+
+class SecretInvalidFormat(ValidationFailed):
+    template = "{detail}"
+    v1_code = v2_code = "com.liveperson.faas.secret.invalid-format"
+
+
+class SecretForbidden(Forbidden):
+    """System secrets (provisioned app keys) cannot be changed from a function."""
+
+    template = "Secret {key} is a system secret and cannot be updated from a function"
+    v1_code = v2_code = "com.liveperson.faas.secret.forbidden"
+
+
+class SecretExists(Conflict):
+    template = "A secret {key} already exists on this account"
+    v1_code = v2_code = "com.liveperson.faas.secret.already-exists"  # ours
+
+
+class DomainNotFound(NotFound):
+    template = "There is no allowlisted domain with id {id} on this account"
+    v1_code = v2_code = "com.liveperson.faas.proxy-settings.not-found"  # ours
+
+
+class DomainExists(Conflict):
+    template = "Domain {domain} is already allowlisted on this account"
+    v1_code = v2_code = "com.liveperson.faas.proxy-settings.duplicate"  # ours

@@ -46,9 +46,11 @@ ALLOWED: Mapping[tuple[str, Action], frozenset[Role]] = {
 }
 
 INVOKE_SCOPE = "faas.lambda.invoke"
+ORCHESTRATOR_SCOPE = "faas.orchestrator.invoke"  # the provisioned orchestrator app key: invoke, nothing else
 SCOPES: Mapping[str, frozenset[tuple[str, Action]]] = {
     # LivePerson's clients use one token for invoke, isImplemented and getLambdas, so the invoke scope reads too.
     INVOKE_SCOPE: frozenset({("lambda", Action.INVOKE), ("lambda", Action.READ)}),
+    ORCHESTRATOR_SCOPE: frozenset({("lambda", Action.INVOKE)}),
 }
 ALL_ROLES = frozenset(Role)
 

@@ -55,7 +55,9 @@ ROUTES = {  # route → (allowed for admin, developer, invocation, app key)
 
 @pytest.mark.parametrize("route", sorted(ROUTES))
 def test_lambda_routes_follow_the_matrix(api, route):
-    tokens = [api.creds["adminToken"], api.creds["developerToken"], api.creds["invocationToken"], _app_token(api)]
+    identity = api.services.identity
+    admin_only = identity.user_token(identity.create_user(ACCOUNT, "only-admin", None, [Role.ADMIN]))
+    tokens = [admin_only, api.creds["developerToken"], api.creds["invocationToken"], _app_token(api)]
     for token, allowed in zip(tokens, ROUTES[route], strict=True):
         fn = body(api.dev("POST", f"{BASE}/lambdas?v=1", v1_lambda(f"p{len(api.executor.deployed)}-{route}"
                                                                     f"-{tokens.index(token)}")))
@@ -81,8 +83,13 @@ def _call(api, route, fn, token):
     return api.call(method, path, token, payload)
 
 
+def test_bootstrap_admin_holds_all_three_roles(api):
+    res = api.call("POST", f"{BASE}/lambdas?v=1", api.creds["adminToken"], v1_lambda("by-admin"))
+    assert res.status_code == 201
+
+
 def test_forbidden_is_rendered_in_the_callers_dialect(api):
-    res = api.call("POST", f"{BASE}/lambdas?v=1", api.creds["adminToken"], v1_lambda("x"))
+    res = api.call("POST", f"{BASE}/lambdas?v=1", api.creds["invocationToken"], v1_lambda("x"))
     assert res.status_code == 403 and "errorCode" in body(res)
-    res = api.call("POST", f"{BASE}/functions", api.creds["adminToken"], {"name": "x"})
+    res = api.call("POST", f"{BASE}/functions", api.creds["invocationToken"], {"name": "x"})
     assert res.status_code == 403 and "code" in body(res)
