@@ -107,8 +107,13 @@ def authenticate(request: Request, account_id: str) -> Principal:
 
 
 def request_id(request: Request) -> str:
-    given = request.headers.get("x-request-id", "")
-    return given[:128] if given else str(uuidlib.uuid4())
+    """The caller's X-Request-ID, or one made up once per request (the middleware echoes it on every answer)."""
+    context = request.context if request.context is not None else {}
+    rid = context.get("fngate_request_id")
+    if rid is None:
+        given = request.headers.get("x-request-id", "")
+        rid = context["fngate_request_id"] = given[:128] if given else str(uuidlib.uuid4())
+    return rid
 
 
 def query_list(request: Request, key: str) -> list[str]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 from chalice import Blueprint, Response
 
 from chalicelib.api._wire import (
-    REQUEST_ID,
     authenticate,
     json_body,
     json_response,
@@ -39,8 +38,8 @@ def invoke(account_id: str, uuid: str) -> Response:
     call = _call()
     outcome = services().invocations.invoke(who, uuid, call)
     if who.kind == "user" and query_value(bp.current_request, "userId"):
-        return json_response({"result": outcome.result, "logs": outcome.logs}, headers={REQUEST_ID: call.request_id})
-    return json_response(outcome.result, headers={REQUEST_ID: call.request_id})
+        return json_response({"result": outcome.result, "logs": outcome.logs})
+    return json_response(outcome.result)
 
 
 @route(bp, BASE + "/events/{event_id}/invoke", ["POST"], tag="invoke",
@@ -50,7 +49,7 @@ def invoke_event(account_id: str, event_id: str) -> Response:
     who = authenticate(bp.current_request, account_id)
     call = _call()
     results = services().invocations.invoke_event(who, event_id, call)
-    return json_response(results, headers={REQUEST_ID: call.request_id})
+    return json_response(results)
 
 
 @route(bp, BASE + "/events/{event_id}/isImplemented", ["GET"], tag="invoke",

@@ -1,4 +1,4 @@
-"""Rewrites the few errors Chalice produces itself (405, 415, 500) into the spec's error body."""
+"""Every answer carries X-Request-ID; the few errors Chalice produces itself get the spec's error body."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 from chalice.app import Request, Response
 
-from chalicelib.api._wire import dialect_of, error_response
+from chalicelib.api._wire import REQUEST_ID, dialect_of, error_response, request_id
 from chalicelib.domain.errors import BadInput, FngateError, MethodNotAllowed
 
 _CHALICE_ERRORS: dict[int, Callable[[Request], FngateError]] = {
@@ -30,11 +30,13 @@ def _is_chalice_error(response: Response) -> bool:
 
 
 def spec_errors(request: Request, get_response: Callable[[Request], Response]) -> Any:
+    rid = request_id(request)
     response = get_response(request)
     make = _CHALICE_ERRORS.get(response.status_code)
     if make is not None and _is_chalice_error(response):
         fixed = error_response(make(request), dialect_of(request))
         if "Allow" in response.headers:
             fixed.headers["Allow"] = response.headers["Allow"]
-        return fixed
+        response = fixed
+    response.headers.setdefault(REQUEST_ID, rid)
     return response

@@ -37,7 +37,7 @@ def test_developer_sees_the_value_obfuscated(api):
     listed = body(api.dev("GET", BASE))
     assert one["key"] == "crm-token" and one["value"] == OBFUSCATED
     assert [s["value"] for s in listed] == [OBFUSCATED]
-    assert PLAINTEXT not in api.dev("GET", BASE).body
+    assert PLAINTEXT.encode() not in api.dev("GET", BASE).body
 
 
 def test_list_returns_every_key_in_order(api):

@@ -70,8 +70,9 @@ def test_rotation_rewraps_every_data_key_and_the_old_key_can_go(svc, make_servic
     before, old = all_values(svc), svc.keyring.current_id
     # WHEN the master key is rotated and the old key removed
     report = rotate_master_key(svc.store, svc.keyring, remove_old_keys=True)
-    # THEN every record was re-wrapped (2 accounts × (8 secrets + 2 provisioned app keys)) + the signing key
-    assert report.complete and report.rewrapped == 2 * (len(SECRETS) + 2 + 2) + 1
+    # THEN every record was re-wrapped: per account 8 secrets and 3 app keys (bootstrap, two provisioned),
+    # plus the signing key
+    assert report.complete and report.rewrapped == 2 * (len(SECRETS) + 2 + 3) + 1
     assert key_ids_in_use(svc) == {report.new_key_id} and report.removed_keys == [old]
     # AND a new process with only the new key file reads everything, the app keys and the signing key included
     again = fresh(make_services)
