@@ -63,13 +63,13 @@ class SecretService:
         if self._store.count(Query(KIND, who.account_id)) >= rules.SECRETS_PER_ACCOUNT:
             raise LimitReached(detail=f"at most {rules.SECRETS_PER_ACCOUNT} secrets per account")
         record = self._insert(who.account_id, key, text, who.display_name)
-        return self._view(record, True, value=rules.parse(text))
+        return self._view(record, is_allowed(who, "secret", Action.READ_VALUE), value=rules.parse(text))
 
     def update(self, who: Principal, key: str, value: Any) -> Secret:
         require(who, "secret", Action.WRITE)
         key, text = rules.validate_key(key), rules.stringify(value)
         record = self._replace(who.account_id, key, text, who.display_name)
-        return self._view(record, True, value=rules.parse(text))
+        return self._view(record, is_allowed(who, "secret", Action.READ_VALUE), value=rules.parse(text))
 
     def delete(self, who: Principal, key: str) -> None:
         require(who, "secret", Action.WRITE)

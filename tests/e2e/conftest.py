@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -50,7 +51,8 @@ class Gateway:
         for k, v in (headers or {}).items():
             req.add_header(k, v)
         try:
-            with urllib.request.urlopen(req, timeout=30) as res:
+            context = ssl._create_unverified_context() if self.url.startswith("https") else None  # test certs
+            with urllib.request.urlopen(req, timeout=30, context=context) as res:
                 text = res.read()
                 return res.status, json.loads(text) if text else None, dict(res.headers)
         except urllib.error.HTTPError as err:
@@ -58,11 +60,12 @@ class Gateway:
             return err.code, json.loads(text) if text else None, dict(err.headers)
 
 
-def start_gateway(tmp: Path, extra_env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> Gateway:
-    port = free_port()
+def start_gateway(tmp: Path, extra_env: dict[str, str] | None = None, args: tuple[str, ...] = (),
+                  host: str = "127.0.0.1", port: int | None = None) -> Gateway:
+    port = port or free_port()
     data_dir = tmp / "data"
     env = {**os.environ, "FNGATE_FUNCTION_TIMEOUT_S": "5", **(extra_env or {})}
-    proc = subprocess.Popen([sys.executable, "-m", "chalicelib.cli", "serve", "--host", "127.0.0.1", "--port",
+    proc = subprocess.Popen([sys.executable, "-m", "chalicelib.cli", "serve", "--host", host, "--port",
                              str(port), "--data-dir", str(data_dir), "--account", ACCOUNT, *args],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.time() + 30
@@ -70,14 +73,14 @@ def start_gateway(tmp: Path, extra_env: dict[str, str] | None = None, args: tupl
         if proc.poll() is not None:
             raise RuntimeError(f"fngate serve exited: {proc.stdout.read() if proc.stdout else ''}")
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            with socket.create_connection((host, port), timeout=0.2):
                 break
         except OSError:
             time.sleep(0.05)
     boot = fngate("admin", "bootstrap", "--account", ACCOUNT, data_dir=data_dir)
     assert boot.returncode == 0, boot.stderr
     scheme = "https" if "--tls-cert" in args else "http"
-    return Gateway(f"{scheme}://127.0.0.1:{port}", port, data_dir, json.loads(boot.stdout), proc)
+    return Gateway(f"{scheme}://{host}:{port}", port, data_dir, json.loads(boot.stdout), proc)
 
 
 def stop_gateway(gw: Gateway) -> str:
