@@ -102,6 +102,7 @@ def test_livepersons_npm_client_works_unchanged(tmp_path):
     assert out["invokeMissingStrict"]["error"]["name"] == "FaaSInvokeError"
     assert out["isImplemented"]["value"] is True and out["isNotImplemented"]["value"] is False
     assert out["invokeEvent"]["value"]["body"] == [{"hi": "npm", "h": [{"key": "k", "value": "v"}]}]
-    names = {f["name"] for f in out["getLambdas"]["value"]}
-    assert {"npm-ok", "npm-fail"} <= names
-    assert {f["state"] for f in out["getLambdasProductive"]["value"]} == {"Productive"}
+    listed = out["getLambdas"]["value"]
+    names = {f["name"] for f in listed["body"]}
+    assert listed["ok"] is True and {"npm-ok", "npm-fail"} <= names
+    assert {f["state"] for f in out["getLambdasProductive"]["value"]["body"]} == {"Productive"}

@@ -1,0 +1,286 @@
+"""LocalExecutor: runs Node.js and Python functions in warm, sandboxed worker processes on this machine.
+
+Cold starts: workers are started ahead of need (``spares`` per language, refilled in the background), so a new
+target only pays for loading its code; Python workers are forked from a pre-imported zygote (a few ms), Node
+workers are forked from it and exec node (~45 ms) — hence the spares. Faults map to the FUNCTION_FAILURES kinds:
+custom failure → FunctionFailed, runtime error / crash / bad result → RuntimeException, no answer in time →
+ExecutionTimeExceeded (the worker is killed), too many logs → LogLimitReached. Overload → TooManyRequests.
+"""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from chalicelib.domain.errors import (
+    FUNCTION_FAILURES,
+    BuildFailed,
+    DeployFailed,
+    ExecutionTimeExceeded,
+    RuntimeException,
+    TooManyRequests,
+    Unavailable,
+)
+from chalicelib.domain.limits import EXECUTION_TIMEOUT_S, LOG_CHARS_MAX, LOG_ENTRIES_MAX
+from chalicelib.domain.runtimes import find_runtime
+from chalicelib.runtime.base import Outcome, Target
+from chalicelib.runtime.local import protocol
+from chalicelib.runtime.local.pool import Chores, Spares, WorkerPool
+from chalicelib.runtime.local.protocol import LineReader, LineWriter, WorkerGone, WorkerTimeout, encode
+from chalicelib.runtime.local.sandbox import SandboxPolicy, UidPool
+from chalicelib.runtime.local.worker import LoadFailed, StderrPump, Worker
+from chalicelib.runtime.local.zygote import Zygote, ZygoteError
+
+log = logging.getLogger("fngate.runtime.local")
+
+RpcHandler = Callable[[Target, str, Any], Any]
+BASE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp"}
+ENV_TOOLBELT_NODE = "FNGATE_TOOLBELT_NODE_PATH"
+ENV_TOOLBELT_PYTHON = "FNGATE_TOOLBELT_PYTHON_PATH"
+GRACE_S = 0.25  # the worker reports its own timeout (with logs); past this the host kills it
+CRASHED = "The function's worker process crashed or exited during the invocation"
+HERE = Path(__file__).resolve().parent
+ROOT_PREFIX = "fngate-workers-"  # + gateway pid: per-executor dir under the temp dir for staged files and worker dirs
+
+
+class SandboxUnavailable(Unavailable):
+    """The host cannot confine workers (not root, or no user/network namespaces) and insecure mode was not asked."""
+
+
+class LocalExecutor:
+    """The Executor protocol over local warm workers (see the module docstring and protocol.py)."""
+
+    def __init__(self, *, timeout_s: float = EXECUTION_TIMEOUT_S, max_workers: int = 64, per_target: int = 4,
+                 queue_max: int = 64, queue_timeout_s: float = 10.0, load_timeout_s: float = 10.0,
+                 insecure_sandbox: bool = False, policy: SandboxPolicy | None = None,
+                 rpc_handler: RpcHandler | None = None, egress_socket: str | None = None,
+                 csds_domain: str | None = None, spares: int = 1, node_binary: str | None = None,
+                 toolbelt_node_path: str | None = None, toolbelt_python_path: str | None = None) -> None:
+        self._timeout, self._queue_timeout, self._load_timeout = timeout_s, queue_timeout_s, load_timeout_s
+        self._rpc_handler, self._egress, self._csds = rpc_handler, egress_socket, csds_domain
+        self._node = node_binary or shutil.which("node")
+        toolbelt_node_path = toolbelt_node_path or os.environ.get(ENV_TOOLBELT_NODE) or None
+        toolbelt_python_path = toolbelt_python_path or os.environ.get(ENV_TOOLBELT_PYTHON) or None
+        self._node_env = {**BASE_ENV, **({"NODE_PATH": toolbelt_node_path} if toolbelt_node_path else {})}
+        _remove_stale_roots()
+        self._work_root = tempfile.mkdtemp(prefix=f"{ROOT_PREFIX}{os.getpid()}-")
+        os.chmod(self._work_root, 0o711)  # workers may traverse to their own dir, never list the others
+        self._node_script = self._stage(HERE / "worker_node.js")
+        atexit.register(shutil.rmtree, self._work_root, True)
+        self._zygote = Zygote(os.path.realpath(sys.executable), self._work_root, BASE_ENV,
+                              [toolbelt_python_path] if toolbelt_python_path else [])
+        self._policy = self._check_sandbox(policy or SandboxPolicy(), insecure_sandbox)
+        self._uids = (UidPool(self._policy.uid_base, self._policy.uid_count)  # a block no other executor holds
+                      if self._policy.drop_privileges else None)
+        self._names = itertools.count(1)
+        self._pump = StderrPump()
+        self._chores = Chores()
+        self._pool = WorkerPool(self._start, self._retire, max_workers=max_workers, per_target=per_target,
+                                queue_max=queue_max)
+        self._spares = {language: Spares(lambda language=language: self._spawn(language), self._chores, count)
+                        for language, count in (("python", spares), ("node", spares if self._node else 0))}
+        for pool in self._spares.values():
+            pool.refill()
+
+    # -- Executor protocol ----------------------------------------------------------------------------------------
+    def deploy(self, target: Target) -> None:
+        """Start (or reuse) one warm worker: proves the code loads, and makes the first call warm."""
+        self._language(target)
+        try:
+            worker = self._pool.acquire(target, time.monotonic() + self._queue_timeout)
+        except LoadFailed as err:
+            raise BuildFailed(detail=str(err)) from None
+        except (ZygoteError, OSError) as err:
+            raise DeployFailed(detail=f"Could not start a worker: {err}") from None
+        except TooManyRequests:
+            raise DeployFailed(detail="No worker capacity to start the function right now; try again") from None
+        self._pool.release(worker, True)
+
+    def undeploy(self, account_id: str, function_uuid: str) -> None:
+        self._pool.retire_prefix(f"{account_id}/{function_uuid}/")
+
+    def invoke(self, target: Target, event: dict[str, Any], *, timeout_s: float | None = None) -> Outcome:
+        timeout = self._timeout if timeout_s is None else timeout_s
+        try:
+            worker = self._pool.acquire(target, time.monotonic() + min(timeout, self._queue_timeout))
+        except LoadFailed as err:
+            raise RuntimeException(str(err)) from None
+        except (ZygoteError, OSError) as err:
+            raise Unavailable(detail=f"Could not start a worker: {err}") from None
+        healthy = False
+        started = time.perf_counter()
+        try:
+            message = worker.call(event, timeout, time.monotonic() + timeout + GRACE_S,
+                                  lambda request: self._answer_rpc(target, request))
+            healthy = message.get("kind") != protocol.TIMEOUT
+        except WorkerTimeout:
+            raise ExecutionTimeExceeded() from None
+        except WorkerGone:
+            raise RuntimeException(CRASHED) from None
+        finally:
+            self._pool.release(worker, healthy)
+        return _outcome(message, (time.perf_counter() - started) * 1000)
+
+    def close(self) -> None:
+        for spares in self._spares.values():
+            for worker in spares.close():
+                self._retire(worker)
+        self._pool.close()
+        self._chores.close()
+        self._zygote.close()
+        self._pump.close()
+        if self._uids is not None:
+            self._uids.close()
+        shutil.rmtree(self._work_root, ignore_errors=True)
+
+    def stats(self) -> dict[str, Any]:
+        """Pool occupancy (for tests, health checks and metrics)."""
+        return self._pool.stats()
+
+    # -- workers ----------------------------------------------------------------------------------------------------
+    def _language(self, target: Target) -> str:
+        runtime = find_runtime(target.runtime)
+        if runtime is None:
+            raise BuildFailed(detail=f"Unsupported runtime {target.runtime!r}")
+        if runtime.language == "node" and not self._node:
+            raise DeployFailed(detail="Node.js is not installed on this gateway")
+        return runtime.language
+
+    def _spawn(self, language: str) -> Worker:
+        """A fresh, sandboxed, code-less worker from the zygote."""
+        uid = self._uids.take() if self._uids is not None else None
+        if self._uids is not None and uid is None:
+            raise ZygoteError("no free worker uid (raise SandboxPolicy.uid_count)")
+        request: dict[str, Any] = {"op": "spawn", "lang": language, "name": f"w{uid or next(self._names)}",
+                                   "spec": self._policy.spec(language, uid, None)}
+        if language == "node":
+            request["exec"] = {"argv": [self._node, f"--max-old-space-size={self._policy.memory_mb}",
+                                        self._node_script], "env": self._node_env}
+        try:
+            reply, fds = self._zygote.request(request)
+        except BaseException:
+            self._chores.put(lambda: self._sweep(uid, None, None))  # a child may have started before it failed
+            raise
+        in_w, out_r, err_r, pidfd = fds
+        self._pump.add(err_r, f"{language} pid={reply['pid']}")
+        return Worker(language, reply["pid"], pidfd, uid, reply.get("workdir"), LineReader(out_r), LineWriter(in_w),
+                      err_r)
+
+    def _start(self, target: Target) -> Worker:
+        """Called by the pool, outside its lock: a worker with ``target``'s code loaded (a spare if one is ready)."""
+        language = self._language(target)
+        spares = self._spares[language]
+        spare = spares.take()
+        load = {"op": "load", "code": target.code, "env": self._function_env(target),
+                "limits": {"log_entries": LOG_ENTRIES_MAX, "log_chars": LOG_CHARS_MAX}}
+        try:
+            if spare is not None:
+                try:
+                    return self._load(spare, target, load)
+                except LoadFailed as err:
+                    if not err.gone:
+                        raise  # the code's fault; a dead spare (killed while waiting) just means: spawn one
+            return self._load(self._spawn(language), target, load)
+        finally:
+            spares.refill()
+
+    def _load(self, worker: Worker, target: Target, load: dict[str, Any]) -> Worker:
+        try:
+            worker.load(load, target.key, time.monotonic() + self._load_timeout)
+        except LoadFailed:
+            self._retire(worker)
+            raise
+        self._pump.relabel(worker.stderr_fd, f"{worker.language} {target.key} pid={worker.pid}")
+        return worker
+
+    def _retire(self, worker: Worker) -> None:
+        """Kill now (pidfd); sweep its uid and private dir in the background, then free the uid."""
+        worker.kill()
+        self._chores.put(lambda: self._sweep(worker.uid, worker.pid, worker.workdir))
+
+    def _sweep(self, uid: int | None, pgid: int | None, workdir: str | None) -> None:
+        """Kill whatever the worker left (its uid's processes, else its process group) and remove its dir; only
+        then may its uid serve another worker."""
+        try:
+            if uid is not None or pgid:
+                self._zygote.request({"op": "sweep", "uid": uid, "pgid": pgid, "workdir": workdir})
+        finally:
+            if uid is not None and self._uids is not None:
+                self._uids.give(uid)
+
+    def _function_env(self, target: Target) -> dict[str, str]:
+        """Exactly what the function may see: a minimal base, its own variables, the platform's runtime vars."""
+        env = {**BASE_ENV, **target.environment, "X_LIVEPERSON_BRAND_ID": target.account_id,
+               "X_LIVEPERSON_PROJECT_ID": target.account_id, "X_LIVEPERSON_FUNCTION_UUID": target.function_uuid}
+        if self._csds:
+            env["X_LIVEPERSON_CSDS_DOMAIN"] = self._csds
+        if self._egress:
+            env["FNGATE_EGRESS_SOCKET"] = self._egress
+        return env
+
+    def _answer_rpc(self, target: Target, request: dict[str, Any]) -> bytes:
+        rid = request.get("rid")
+        if self._rpc_handler is None:
+            return encode({"op": "rpc-result", "rid": rid, "ok": False, "code": protocol.RPC_UNAVAILABLE,
+                           "message": "This gateway has no toolbelt host"})
+        try:
+            result = self._rpc_handler(target, str(request.get("method")), request.get("params"))
+            return encode({"op": "rpc-result", "rid": rid, "ok": True, "result": result})
+        except Exception as err:
+            code = getattr(err, "code", None) or getattr(err, "v1_code", None) or protocol.RPC_FAILED
+            message = getattr(err, "message", None) or str(err) or type(err).__name__
+            return encode({"op": "rpc-result", "rid": rid, "ok": False, "code": str(code), "message": str(message)})
+
+    # -- setup ------------------------------------------------------------------------------------------------------
+    def _stage(self, source: Path) -> str:
+        """Copy a worker file where any worker uid can read it (the project may live under a private dir)."""
+        staged = os.path.join(self._work_root, source.name)
+        shutil.copyfile(source, staged)
+        os.chmod(staged, 0o644)
+        return staged
+
+    def _check_sandbox(self, policy: SandboxPolicy, insecure: bool) -> SandboxPolicy:
+        caps = self._zygote.request({"op": "probe", "uid": policy.uid_base})[0]["caps"]
+        missing = {"unshare(CLONE_NEWNET)": caps["unshare"] if policy.isolate_network else "",
+                   "setuid to an unprivileged worker uid": caps["setuid"] if policy.drop_privileges else ""}
+        missing = {step: err for step, err in missing.items() if err}
+        if not missing:
+            return policy
+        detail = "; ".join(f"{step} failed: {err}" for step, err in missing.items())
+        if not insecure:
+            self._zygote.close()
+            shutil.rmtree(self._work_root, ignore_errors=True)
+            raise SandboxUnavailable(detail=f"Cannot sandbox function workers ({detail}). Run the gateway as root, "
+                                            "or pass insecure_sandbox=True (development only).")
+        log.warning("running function workers WITHOUT full isolation: %s", detail)
+        return replace(policy, isolate_network=policy.isolate_network and not caps["unshare"],
+                       drop_privileges=policy.drop_privileges and not caps["setuid"])
+
+
+def _remove_stale_roots() -> None:
+    """Work roots of gateways that died without closing their executor (SIGKILL skips atexit)."""
+    base = tempfile.gettempdir()
+    for name in os.listdir(base):
+        pid = name[len(ROOT_PREFIX):].split("-")[0] if name.startswith(ROOT_PREFIX) else ""
+        if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+            shutil.rmtree(os.path.join(base, name), ignore_errors=True)
+
+
+def _outcome(message: dict[str, Any], duration_ms: float) -> Outcome:
+    logs = message.get("logs") or []
+    if message.get("ok"):
+        return Outcome(result=message.get("result"), logs=logs, duration_ms=duration_ms)
+    kind = message.get("kind")
+    error = FUNCTION_FAILURES.get(str(kind), RuntimeException)
+    text = message.get("message") if kind in (protocol.CUSTOM_FAILURE, protocol.RUNTIME_EXCEPTION) else None
+    raise error(text, logs=logs)

@@ -1,0 +1,264 @@
+"""What confines a worker: one policy dataclass (host side) and the steps a fresh child takes before it runs code.
+
+A worker runs as its own unprivileged uid (one per live worker, from ``uid_base``), so RLIMIT_NPROC bounds its
+tasks (it is ignored for root) and no worker can signal or ptrace another; in its own network namespace (only a
+downed loopback: no network at all until the egress relay lands); with rlimits on memory, CPU, files and
+processes; with PR_SET_NO_NEW_PRIVS, and PR_SET_PDEATHSIG(SIGKILL) so it dies with the zygote, which dies with the
+gateway. The child-side functions run in the zygote's forked child (stdlib only: loaded by path there).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import fcntl
+import os
+import resource
+import signal
+import stat
+import sys
+import tempfile
+import threading
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+CLONE_NEWNET = 0x40000000
+PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
+PR_SET_NO_NEW_PRIVS = 38
+PR_SET_CHILD_SUBREAPER = 36
+_MB = 1 << 20
+
+
+@dataclass(frozen=True)
+class SandboxPolicy:
+    """Every limit and identity a worker gets; the one place to change them."""
+
+    memory_mb: int = 256  # Python: RLIMIT_AS; Node: --max-old-space-size (its heap)
+    node_address_space_mb: int = 1280  # Node: RLIMIT_AS (Node aborts below ~768 MiB; ~700 MiB is reserved idle)
+    cpu_budget_s: int = 120  # RLIMIT_CPU soft: SIGXCPU → the worker asks to be recycled after the current call
+    cpu_grace_s: int = 35  # hard limit = budget + grace: SIGKILL, seen as a crash
+    open_files: int = 256  # RLIMIT_NOFILE
+    file_size_mb: int = 10  # RLIMIT_FSIZE
+    tasks: int = 32  # RLIMIT_NPROC: threads + processes of the worker's uid (Node itself uses ~11)
+    uid_base: int = 200_000  # worker uids are uid_base .. uid_base + uid_count - 1 (gid = uid); no passwd entry needed
+    uid_count: int = 1024
+    drop_privileges: bool = True  # setuid to a worker uid (needs root)
+    isolate_network: bool = True  # unshare(CLONE_NEWNET) (needs root / CAP_SYS_ADMIN)
+
+    def rlimits(self, language: str) -> dict[str, tuple[int, int]]:
+        address_space = (self.node_address_space_mb if language == "node" else self.memory_mb) * _MB
+        limits = {
+            "RLIMIT_AS": (address_space, address_space),
+            "RLIMIT_CPU": (self.cpu_budget_s, self.cpu_budget_s + self.cpu_grace_s),
+            "RLIMIT_NOFILE": (self.open_files, self.open_files),
+            "RLIMIT_FSIZE": (self.file_size_mb * _MB, self.file_size_mb * _MB),
+            "RLIMIT_CORE": (0, 0),
+        }
+        if self.drop_privileges:  # as root it is ignored; as a shared login uid it would count the user's processes
+            limits["RLIMIT_NPROC"] = (self.tasks, self.tasks)
+        return limits
+
+    def spec(self, language: str, uid: int | None, workdir: str | None) -> dict[str, Any]:
+        """The JSON the zygote's child applies (enter())."""
+        return {"rlimits": self.rlimits(language), "uid": uid if self.drop_privileges else None,
+                "isolate_network": self.isolate_network, "workdir": workdir}
+
+
+class UidPool:
+    """Hands out worker uids, oldest-freed first, so a uid is reused as late as possible (and only once swept).
+
+    Its block of ``count`` uids (from ``base`` up, in steps of ``count``) is claimed for the life of the process
+    with an flock, so two executors (in one process or two gateways on one host) never share a uid — sweeping one's
+    worker would kill the other's. Leftovers of a gateway that died holding the block are killed on claim.
+    """
+
+    def __init__(self, base: int, count: int, blocks: int = 64) -> None:
+        self._lock = threading.Lock()
+        self._claim = -1
+        for block in range(blocks):
+            first = base + block * count
+            if self._try_claim(first):
+                self._free = deque(range(first, first + count))
+                _kill_uids(first, first + count)
+                return
+        raise OSError(f"no free block of {count} worker uids from {base} (more than {blocks} executors running?)")
+
+    def _try_claim(self, first: int) -> bool:
+        directory = os.path.join(tempfile.gettempdir(), "fngate-uid-blocks")
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        fd = os.open(os.path.join(directory, f"{first}.lock"), os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._claim = fd
+        return True
+
+    def close(self) -> None:
+        if self._claim >= 0:
+            os.close(self._claim)  # releases the flock
+            self._claim = -1
+
+    def take(self) -> int | None:
+        with self._lock:
+            return self._free.popleft() if self._free else None
+
+    def give(self, uid: int) -> None:
+        with self._lock:
+            self._free.append(uid)
+
+
+def _kill_uids(first: int, end: int) -> None:
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and first <= os.stat(f"/proc/{entry}").st_uid < end:
+                os.kill(int(entry), signal.SIGKILL)
+        except OSError:
+            pass
+
+
+# -- child side (runs in the zygote and its children) ---------------------------------------------------------------
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def prctl(option: int, value: int) -> None:
+    _check(_libc.prctl(option, ctypes.c_ulong(value), 0, 0, 0), f"prctl({option})")
+
+
+def unshare_network() -> None:
+    _check(_libc.unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)")
+
+
+def drop_to(uid: int) -> None:
+    """Become ``uid``/``uid`` with no supplementary groups; keep /proc/self readable (it is how imports reach the
+    interpreter's files, see route_imports)."""
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+    prctl(PR_SET_DUMPABLE, 1)
+
+
+def enter(spec: dict[str, Any], parent_pid: int) -> None:
+    """Confine the calling (freshly forked, single-threaded) child. Order matters: unshare needs root, so it
+    precedes the uid drop; NPROC is set before the drop so the drop is judged against it."""
+    os.setsid()
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent_pid:  # the zygote died between fork and prctl
+        os._exit(1)
+    for name, (soft, hard) in spec["rlimits"].items():
+        resource.setrlimit(getattr(resource, name), (soft, hard))
+    if spec.get("isolate_network"):
+        unshare_network()
+    if spec.get("workdir"):
+        os.chdir(spec["workdir"])
+    if spec.get("uid") is not None:
+        drop_to(spec["uid"])
+    prctl(PR_SET_NO_NEW_PRIVS, 1)
+    os.umask(0o077)
+
+
+def make_workdir(root: str, name: str, uid: int | None) -> str:
+    """A private, empty working directory only the worker's uid can enter."""
+    path = os.path.join(root, name)
+    os.mkdir(path, 0o700)
+    if uid is not None:
+        os.chown(path, uid, uid)
+    return path
+
+
+def sweep(uid: int | None, pgid: int | None) -> None:
+    """Kill everything the worker left behind: as its uid, kill(-1) reaches every process of that uid (escaped
+    daemons included) and nothing else; without a uid, its process group is the best we have."""
+    if uid is None:
+        if pgid:
+            with contextlib.suppress(OSError):
+                os.killpg(pgid, signal.SIGKILL)
+        return
+    done_r, done_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setresgid(uid, uid, uid)
+            os.setresuid(uid, uid, uid)
+            os.kill(-1, signal.SIGKILL)
+        finally:
+            os._exit(0)
+    os.close(done_w)
+    os.read(done_r, 1)  # EOF once the sweeper has exited
+    os.close(done_r)
+
+
+def probe(uid: int) -> dict[str, str]:
+    """Which isolation steps work here: a throwaway child tries them; "" means it works, else the error."""
+    rd, wr = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(rd)
+        report: list[str] = []
+        for step in (unshare_network, lambda: drop_to(uid)):
+            try:
+                step()
+                report.append("")
+            except OSError as err:
+                report.append(str(err) or type(err).__name__)
+        os.write(wr, "\n".join(report).encode())
+        os._exit(0)
+    os.close(wr)
+    chunks = []
+    while chunk := os.read(rd, 4096):
+        chunks.append(chunk)
+    os.close(rd)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
+    net, setuid = ([*b"".join(chunks).decode().split("\n"), "probe failed", "probe failed"])[:2]
+    return {"unshare": net, "setuid": setuid}
+
+
+def _reachable(path: str) -> bool:
+    """Whether an unrelated uid can list ``path``: every ancestor searchable by others, the dir readable."""
+    try:
+        mode = os.stat(path).st_mode
+        parent = os.path.dirname(path)
+        while parent and parent != path:
+            if not os.stat(parent).st_mode & stat.S_IXOTH:
+                return False
+            path, parent = parent, os.path.dirname(parent)
+    except OSError:
+        return True  # missing entries stay as they are
+    return bool(mode & stat.S_IROTH and mode & stat.S_IXOTH)
+
+
+def route_imports() -> None:
+    """In the zygote (root), once: send imports from every sys.path dir a worker uid cannot reach (a Python under
+    /root, say) through an O_PATH fd opened now, as /proc/self/fd/N — resolving it skips the unreadable parents.
+    Forked workers inherit the fds (kept above the worker's fds 0-3, and out of exec'd Node workers)."""
+    proxies: dict[str, str] = {}
+    for entry in sys.path:
+        if entry and os.path.isdir(entry) and not _reachable(entry):
+            fd = os.open(entry, os.O_PATH | os.O_DIRECTORY)
+            proxies[entry] = f"/proc/self/fd/{fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 100)}"
+            os.close(fd)
+    if not proxies:
+        return
+
+    def swap(path: str) -> str:
+        for real, proxy in proxies.items():
+            if path == real or path.startswith(real + os.sep):
+                return proxy + path[len(real):]
+        return path
+
+    sys.path[:] = [swap(p) for p in sys.path]
+    for module in list(sys.modules.values()):
+        paths = getattr(module, "__path__", None)
+        if isinstance(paths, list):
+            paths[:] = [swap(p) for p in paths]
+    sys.path_importer_cache.clear()
