@@ -16,11 +16,14 @@ from chalicelib.config import Settings
 from chalicelib.crypto.envelope import Keyring, KmsKeyring, LocalKeyring
 from chalicelib.runtime.base import Executor
 from chalicelib.services.deployments import DeploymentService
+from chalicelib.services.domains import DomainService
 from chalicelib.services.functions import FunctionService
 from chalicelib.services.identity import IdentityService, load_signer
 from chalicelib.services.invocations import InvocationService
 from chalicelib.services.limiter import AccountLimiter
+from chalicelib.services.provisioning import ProvisioningService
 from chalicelib.services.repository import FunctionRepository
+from chalicelib.services.secrets import SecretService
 from chalicelib.storage.base import Store
 
 
@@ -35,6 +38,9 @@ class Services:
     functions: FunctionService
     deployments: DeploymentService
     invocations: InvocationService
+    secrets: SecretService
+    domains: DomainService
+    provisioning: ProvisioningService
 
     def close(self) -> None:
         self.deployments.close()
@@ -81,9 +87,12 @@ def build_services(settings: Settings, *, store: Store | None = None, keyring: K
     deployments = DeploymentService(repo, executor, clock, sync=settings.sync_deployments)
     limiter = AccountLimiter(settings.account_rate_per_s, settings.account_rate_per_s,
                              settings.account_concurrency)
+    secrets, domains = SecretService(store, keyring, clock), DomainService(store, clock)
+    provisioning = ProvisioningService(store, identity, secrets, domains, settings.domain_map, settings.public_host)
     return Services(settings=settings, store=store, keyring=keyring, executor=executor, clock=clock,
                     identity=identity, functions=FunctionService(repo, clock), deployments=deployments,
-                    invocations=InvocationService(repo, deployments, executor, store, clock, limiter))
+                    invocations=InvocationService(repo, deployments, executor, store, clock, limiter),
+                    secrets=secrets, domains=domains, provisioning=provisioning)
 
 
 _current: Services | None = None

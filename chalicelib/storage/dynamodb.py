@@ -1,180 +1,224 @@
 """DynamoDB backend of the Store protocol: one table, pk = "<kind>#<pk>", sk, a version and the JSON document.
 
-The document is kept as a JSON string attribute (``doc``) so any JSON value round-trips (DynamoDB rejects floats
-and empty sets in native attributes). Conditions use ConditionExpression; transactions TransactWriteItems.
-boto3 is imported only here, never by the local gateway.
+The document is a JSON string attribute (``doc``), so any JSON value round-trips: DynamoDB rejects floats and empty
+sets in native attributes. Puts are UpdateItem calls that bump ``version`` server-side (atomic, one round trip),
+transactions are TransactWriteItems, and every botocore failure leaves as a domain error. Only the AWS deployment
+and the tests import this module; boto3 itself is imported only when no client is handed in.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
-from chalicelib.domain.errors import BadInput, Unavailable, VersionConflict
-from chalicelib.storage.base import ANY_VERSION, Delete, Put, Query, Record
+from botocore.exceptions import BotoCoreError, ClientError
 
-MAX_TRANSACTION = 100
+from chalicelib.domain.errors import BadInput, FngateError, Unavailable, VersionConflict
+from chalicelib.storage.base import ANY_VERSION, MUST_NOT_EXIST, Delete, Put, Query, Record
+from chalicelib.storage.sqlite import check_filters, check_ops, dump, key_range, prefix_end
+
+_SET = "SET #v = if_not_exists(#v, :zero) + :one, #d = :doc"
+_CONFLICTS = {"ConditionalCheckFailed", "TransactionConflict"}  # cancellation reasons that mean "changed meanwhile"
 
 
 def create_table(client: Any, table_name: str = "fngate") -> None:
-    """The table fngate needs (the same definition infra/ deploys)."""
-    client.create_table(TableName=table_name, BillingMode="PAY_PER_REQUEST",
-                        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                              {"AttributeName": "sk", "AttributeType": "S"}],
-                        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                                   {"AttributeName": "sk", "KeyType": "RANGE"}])
+    """Create the table fngate needs (infra/ deploys the same definition) and wait until it is usable."""
+    try:
+        client.create_table(TableName=table_name, BillingMode="PAY_PER_REQUEST",
+                            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                                  {"AttributeName": "sk", "AttributeType": "S"}],
+                            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                                       {"AttributeName": "sk", "KeyType": "RANGE"}])
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ResourceInUseException":  # it exists: just wait for it
+            raise
     client.get_waiter("table_exists").wait(TableName=table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
 
 
+def _pk(kind: str, pk: str) -> dict[str, str]:
+    if "#" in kind:  # "a#b" + "c" would share a partition with "a" + "b#c"
+        raise ValueError(f"a record kind may not contain '#': {kind!r}")
+    return {"S": f"{kind}#{pk}"}
+
+
 def _key(kind: str, pk: str, sk: str) -> dict[str, dict[str, str]]:
-    return {"pk": {"S": f"{kind}#{pk}"}, "sk": {"S": sk}}
+    return {"pk": _pk(kind, pk), "sk": {"S": sk}}
 
 
-def _condition(expected: int | None) -> dict[str, Any]:
-    if expected is None:
-        return {}
-    if expected == 0:
-        return {"ConditionExpression": "attribute_not_exists(pk)"}
-    return {"ConditionExpression": "version = :v", "ExpressionAttributeValues": {":v": {"N": str(expected)}}}
+def _what(kind: str, pk: str, sk: str) -> str:
+    return f"{kind} {pk}/{sk}"
+
+
+def _domain_error(exc: ClientError, what: str, ops: Sequence[Put | Delete] = ()) -> FngateError:
+    code = exc.response.get("Error", {}).get("Code", "")
+    if code == "TransactionCanceledException":  # one reason per op, in order; "None" for the ops that were fine
+        reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+        failed = [op for op, reason in zip(ops, reasons, strict=False) if reason in _CONFLICTS]
+        if failed:
+            return VersionConflict(what=_what(failed[0].kind, failed[0].pk, failed[0].sk))
+        code = "ValidationException" if "ValidationError" in reasons else code
+    if code in ("ConditionalCheckFailedException", "TransactionConflictException"):
+        return VersionConflict(what=what)
+    if code == "ValidationException":
+        return BadInput(detail="The record was rejected by the store")
+    return Unavailable(detail="The store is unavailable")
+
+
+@contextmanager
+def _edge(what: str, ops: Sequence[Put | Delete] = ()) -> Iterator[None]:
+    """Where botocore errors become domain errors."""
+    try:
+        yield
+    except ClientError as exc:
+        raise _domain_error(exc, what, ops) from exc
+    except BotoCoreError as exc:
+        raise Unavailable(detail="The store is unavailable") from exc
+
+
+def _matches(data: dict[str, Any], filters: dict[str, Any]) -> bool:
+    """The SQLite backend's filter semantics: ==, with a missing field equal to null."""
+    return all(data.get(key) == value for key, value in filters.items())
 
 
 class DynamoStore:
+    """The Store on one DynamoDB table (see create_table); takes a boto3 client or makes one."""
+
     def __init__(self, client: Any = None, table_name: str = "fngate", region_name: str | None = None) -> None:
         if client is None:
             import boto3
 
             client = boto3.client("dynamodb", region_name=region_name)
+            self._owned = True
+        else:
+            self._owned = False
         self._db, self._table = client, table_name
-        from botocore.exceptions import ClientError
-
-        self._client_error = ClientError
-
-    def _code(self, exc: Exception) -> str:
-        return getattr(exc, "response", {}).get("Error", {}).get("Code", "")
-
-    def _fail(self, exc: Exception, what: str) -> Exception:
-        code = self._code(exc)
-        if code in ("ConditionalCheckFailedException", "TransactionCanceledException"):
-            return VersionConflict(what=what)
-        return Unavailable(detail=f"storage error ({code or type(exc).__name__})")
 
     def get(self, kind: str, pk: str, sk: str) -> Record | None:
-        try:
+        with _edge(_what(kind, pk, sk)):
             item = self._db.get_item(TableName=self._table, Key=_key(kind, pk, sk), ConsistentRead=True).get("Item")
-        except self._client_error as exc:
-            raise self._fail(exc, f"{kind} {pk}/{sk}") from exc
         return self._record(kind, pk, item) if item else None
 
+    def put(self, kind: str, pk: str, sk: str, data: dict[str, Any], *,
+            expected_version: int | None = ANY_VERSION) -> Record:
+        params = self._put_params(kind, pk, sk, data, expected_version)
+        if expected_version is None:
+            params["ReturnValues"] = "UPDATED_NEW"
+        with _edge(_what(kind, pk, sk)):
+            out = self._db.update_item(**params)
+        version = int(out["Attributes"]["version"]["N"]) if expected_version is None else expected_version + 1
+        return Record(kind, pk, sk, version, data)
+
+    def delete(self, kind: str, pk: str, sk: str, *, expected_version: int | None = ANY_VERSION) -> bool:
+        params = self._delete_params(kind, pk, sk, expected_version)
+        with _edge(_what(kind, pk, sk)):
+            out = self._db.delete_item(ReturnValues="ALL_OLD", **params)
+        return bool(out.get("Attributes"))
+
+    def transact(self, ops: Sequence[Put | Delete]) -> None:
+        check_ops(ops)
+        if not ops:
+            return
+        items = [{"Update": self._put_params(op.kind, op.pk, op.sk, op.data, op.expected_version)}
+                 if isinstance(op, Put) else {"Delete": self._delete_params(op.kind, op.pk, op.sk, op.expected_version)}
+                 for op in ops]
+        with _edge("The transaction", ops):
+            self._db.transact_write_items(TransactItems=items)
+
+    def query(self, query: Query) -> list[Record]:
+        if query.limit is not None and query.limit < 0:
+            raise ValueError("limit must not be negative")
+        check_filters(query.filters)
+        plan = self._plan(query)
+        if plan is None or query.limit == 0:
+            return []
+        params, skip = plan
+        if query.limit is not None and not query.filters:  # with filters, short pages would only add round trips
+            params["Limit"] = query.limit + (1 if skip is not None else 0)
+        out: list[Record] = []
+        for item in self._items(query, params):
+            if item["sk"]["S"] == skip:
+                continue
+            record = self._record(query.kind, query.pk, item)
+            if _matches(record.data, query.filters):
+                out.append(record)
+                if len(out) == query.limit:
+                    break
+        return out
+
+    def count(self, query: Query) -> int:
+        check_filters(query.filters)
+        if query.filters:  # the filter looks inside the JSON document, so the documents have to come back
+            return len(self.query(replace(query, limit=None)))
+        plan = self._plan(query)
+        if plan is None:
+            return 0
+        params, skip = plan
+        if skip is not None:  # BETWEEN includes the exclusive end: fetch only keys and leave it out
+            return sum(item["sk"]["S"] != skip for item in self._items(query, params | {"ProjectionExpression": "sk"}))
+        return sum(page.get("Count", 0) for page in self._pages(query, params | {"Select": "COUNT"}))
+
+    def close(self) -> None:
+        if self._owned:
+            self._db.close()
+
+    # -- internals ------------------------------------------------------------------------------------------------
     @staticmethod
     def _record(kind: str, pk: str, item: dict[str, Any]) -> Record:
         return Record(kind, pk, item["sk"]["S"], int(item["version"]["N"]), json.loads(item["doc"]["S"]))
 
-    def _current_version(self, kind: str, pk: str, sk: str) -> int:
-        record = self.get(kind, pk, sk)
-        return record.version if record else 0
+    def _put_params(self, kind: str, pk: str, sk: str, data: dict[str, Any], expected: int | None) -> dict[str, Any]:
+        values = {":zero": {"N": "0"}, ":one": {"N": "1"}, ":doc": {"S": dump(data)}}
+        params: dict[str, Any] = {"TableName": self._table, "Key": _key(kind, pk, sk), "UpdateExpression": _SET,
+                                  "ExpressionAttributeNames": {"#v": "version", "#d": "doc"},
+                                  "ExpressionAttributeValues": values}
+        if expected == MUST_NOT_EXIST:
+            params["ConditionExpression"] = "attribute_not_exists(pk)"
+        elif expected is not None:
+            params["ConditionExpression"] = "#v = :v"
+            values[":v"] = {"N": str(expected)}
+        return params
 
-    def put(self, kind: str, pk: str, sk: str, data: dict[str, Any], *,
-            expected_version: int | None = ANY_VERSION) -> Record:
-        version = (expected_version if expected_version is not None else self._current_version(kind, pk, sk)) + 1
-        item = {**_key(kind, pk, sk), "version": {"N": str(version)},
-                "doc": {"S": json.dumps(data, separators=(",", ":"))}}
-        try:
-            self._db.put_item(TableName=self._table, Item=item, **_condition(expected_version))
-        except self._client_error as exc:
-            raise self._fail(exc, f"{kind} {pk}/{sk}") from exc
-        return Record(kind, pk, sk, version, data)
+    def _delete_params(self, kind: str, pk: str, sk: str, expected: int | None) -> dict[str, Any]:
+        params: dict[str, Any] = {"TableName": self._table, "Key": _key(kind, pk, sk)}
+        if expected == MUST_NOT_EXIST:  # nothing to delete by definition; conflict if something is there
+            params["ConditionExpression"] = "attribute_not_exists(pk)"
+        elif expected is not None:
+            params |= {"ConditionExpression": "#v = :v", "ExpressionAttributeNames": {"#v": "version"},
+                       "ExpressionAttributeValues": {":v": {"N": str(expected)}}}
+        return params
 
-    def delete(self, kind: str, pk: str, sk: str, *, expected_version: int | None = ANY_VERSION) -> bool:
-        if expected_version == 0:
-            if self.get(kind, pk, sk) is not None:
-                raise VersionConflict(what=f"{kind} {pk}/{sk}")
-            return False
-        try:
-            out = self._db.delete_item(TableName=self._table, Key=_key(kind, pk, sk), ReturnValues="ALL_OLD",
-                                       **_condition(expected_version))
-        except self._client_error as exc:
-            raise self._fail(exc, f"{kind} {pk}/{sk}") from exc
-        return bool(out.get("Attributes"))
-
-    def transact(self, ops: Sequence[Put | Delete]) -> None:
-        if len(ops) > MAX_TRANSACTION:
-            raise BadInput(detail=f"a transaction holds at most {MAX_TRANSACTION} operations")
-        items = [self._transact_item(op) for op in ops]
-        if not items:
-            return
-        try:
-            self._db.transact_write_items(TransactItems=items)
-        except self._client_error as exc:
-            raise self._fail(exc, "transaction") from exc
-
-    def _transact_item(self, op: Put | Delete) -> dict[str, Any]:
-        if isinstance(op, Put):
-            current = op.expected_version if op.expected_version is not None else \
-                self._current_version(op.kind, op.pk, op.sk)
-            item = {**_key(op.kind, op.pk, op.sk), "version": {"N": str(current + 1)},
-                    "doc": {"S": json.dumps(op.data, separators=(",", ":"))}}
-            return {"Put": {"TableName": self._table, "Item": item, **_condition(op.expected_version)}}
-        condition = _condition(op.expected_version) if op.expected_version != 0 else \
-            {"ConditionExpression": "attribute_not_exists(pk)"}
-        return {"Delete": {"TableName": self._table, "Key": _key(op.kind, op.pk, op.sk), **condition}}
-
-    def _key_condition(self, q: Query) -> tuple[str, dict[str, Any]]:
-        values: dict[str, Any] = {":pk": {"S": f"{q.kind}#{q.pk}"}}
-        expr = "pk = :pk"
-        low, high = q.start, q.end
-        if q.prefix:
-            low = max(low or q.prefix, q.prefix)
-            high = min(high or q.prefix + "\U0010ffff", q.prefix + "\U0010ffff")
-        if low is not None and high is not None:
-            expr += " AND sk BETWEEN :lo AND :hi"
+    def _plan(self, q: Query) -> tuple[dict[str, Any], str | None] | None:
+        """Query parameters for ``q`` and the one sk to skip (BETWEEN is inclusive); None if the range is empty."""
+        bounds = key_range(q)
+        if bounds is None:
+            return None
+        low, high = bounds
+        values: dict[str, Any] = {":pk": _pk(q.kind, q.pk)}
+        condition, skip = "pk = :pk", None
+        if q.prefix and low == q.prefix and high == prefix_end(q.prefix):
+            condition, values[":lo"] = "pk = :pk AND begins_with(sk, :lo)", {"S": low}
+        elif low is not None and high is not None:
+            condition, skip = "pk = :pk AND sk BETWEEN :lo AND :hi", high
             values |= {":lo": {"S": low}, ":hi": {"S": high}}
         elif low is not None:
-            expr += " AND sk >= :lo"
-            values[":lo"] = {"S": low}
+            condition, values[":lo"] = "pk = :pk AND sk >= :lo", {"S": low}
         elif high is not None:
-            expr += " AND sk < :hi"
-            values[":hi"] = {"S": high}
-        return expr, values
+            condition, values[":hi"] = "pk = :pk AND sk < :hi", {"S": high}
+        return {"TableName": self._table, "KeyConditionExpression": condition, "ExpressionAttributeValues": values,
+                "ScanIndexForward": not q.reverse, "ConsistentRead": True}, skip
 
-    def _pages(self, q: Query, **extra: Any) -> Any:
-        expr, values = self._key_condition(q)
-        kwargs: dict[str, Any] = {"TableName": self._table, "KeyConditionExpression": expr,
-                                  "ExpressionAttributeValues": values, "ScanIndexForward": not q.reverse,
-                                  "ConsistentRead": True, **extra}
-        try:
-            while True:
-                page = self._db.query(**kwargs)
-                yield page
-                if "LastEvaluatedKey" not in page:
-                    return
-                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        except self._client_error as exc:
-            raise self._fail(exc, f"query {q.kind}") from exc
+    def _pages(self, q: Query, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        while True:
+            with _edge(f"{q.kind} {q.pk}"):
+                page = self._db.query(**params)
+            yield page
+            if "LastEvaluatedKey" not in page:
+                return
+            params = params | {"ExclusiveStartKey": page["LastEvaluatedKey"]}
 
-    def _matches(self, q: Query, record: Record) -> bool:
-        if q.end is not None and record.sk >= q.end:
-            return False  # BETWEEN is inclusive; the protocol's end is exclusive
-        if q.prefix and not record.sk.startswith(q.prefix):
-            return False
-        return all(record.data.get(k) == v for k, v in q.filters.items())
-
-    def query(self, query: Query) -> list[Record]:
-        out: list[Record] = []
-        for page in self._pages(query):
-            for item in page.get("Items", []):
-                record = self._record(query.kind, query.pk, item)
-                if self._matches(query, record):
-                    out.append(record)
-                    if query.limit is not None and len(out) >= query.limit:
-                        return out
-        return out
-
-    def count(self, query: Query) -> int:
-        if query.filters or query.end is not None or query.prefix:
-            return len(self.query(Query(query.kind, query.pk, query.prefix, query.start, query.end, None,
-                                        query.reverse, query.filters)))
-        return sum(page.get("Count", 0) for page in self._pages(query, Select="COUNT"))
-
-    def close(self) -> None:
-        pass
+    def _items(self, q: Query, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        for page in self._pages(q, params):
+            yield from page.get("Items", [])

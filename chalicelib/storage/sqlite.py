@@ -1,138 +1,257 @@
-"""SQLite backend of the Store protocol: WAL, one connection per thread, BEGIN IMMEDIATE for writes."""
+"""SQLite backend of the Store protocol, for the local gateway: one WAL file shared by threads and processes.
+
+Every put or delete is a single statement (upsert / conditional UPDATE / DELETE with RETURNING), so it is atomic on
+its own and holds the write lock for one step; transactions take the lock up front (BEGIN IMMEDIATE) so a writer
+never fails half way on a stale snapshot. Connections come from a small pool rather than one per thread, because
+the local server runs a thread per TCP connection and per-thread connections would leak with them.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from chalicelib.domain.errors import VersionConflict
-from chalicelib.storage.base import ANY_VERSION, Delete, Put, Query, Record
+from chalicelib.domain.errors import BadInput, Unavailable, VersionConflict
+from chalicelib.storage.base import ANY_VERSION, MUST_NOT_EXIST, Delete, Put, Query, Record
 
-_SCHEMA = """CREATE TABLE IF NOT EXISTS records (kind TEXT NOT NULL, pk TEXT NOT NULL, sk TEXT NOT NULL,
-version INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (kind, pk, sk)) WITHOUT ROWID"""
+_MAX_IDLE = 8
+_MIN_SQLITE = (3, 35, 0)  # RETURNING
+
+_SCHEMA = """CREATE TABLE IF NOT EXISTS records (
+    kind TEXT NOT NULL, pk TEXT NOT NULL, sk TEXT NOT NULL, version INTEGER NOT NULL, data TEXT NOT NULL,
+    PRIMARY KEY (kind, pk, sk)) WITHOUT ROWID"""
+_KEY = "kind = ? AND pk = ? AND sk = ?"
+_GET = f"SELECT version, data FROM records WHERE {_KEY}"
+_EXISTS = f"SELECT 1 FROM records WHERE {_KEY}"
+_UPSERT = """INSERT INTO records (kind, pk, sk, version, data) VALUES (?, ?, ?, 1, ?)
+    ON CONFLICT (kind, pk, sk) DO UPDATE SET version = version + 1, data = excluded.data RETURNING version"""
+_CREATE = "INSERT INTO records (kind, pk, sk, version, data) VALUES (?, ?, ?, 1, ?) ON CONFLICT DO NOTHING RETURNING 1"
+_REPLACE = f"UPDATE records SET version = version + 1, data = ? WHERE {_KEY} AND version = ? RETURNING version"
+_DELETE = f"DELETE FROM records WHERE {_KEY}"
+_DELETE_IF = f"DELETE FROM records WHERE {_KEY} AND version = ?"
+
+
+# -- contract rules both backends apply (dynamodb.py imports them; they would sit well in base.py) -------------
+MAX_TRANSACTION_OPS = 100  # DynamoDB's TransactWriteItems limit, enforced here too so local code fails the same way
+
+
+def dump(data: dict[str, Any]) -> str:
+    """Compact JSON; NaN/Infinity are refused (they are not JSON, and DynamoDB would reject them too)."""
+    return json.dumps(data, separators=(",", ":"), allow_nan=False)
+
+
+def prefix_end(prefix: str) -> str | None:
+    """The smallest string above every string starting with ``prefix`` (None if there is none)."""
+    stripped = prefix.rstrip("\U0010ffff")
+    if not stripped:
+        return None
+    nxt = ord(stripped[-1]) + 1
+    return stripped[:-1] + chr(0xE000 if 0xD800 <= nxt <= 0xDFFF else nxt)  # skip surrogates: not encodable
+
+
+def check_ops(ops: Sequence[Put | Delete]) -> None:
+    """Limits DynamoDB imposes on a transaction, checked on both backends so they behave alike."""
+    if len(ops) > MAX_TRANSACTION_OPS:
+        raise ValueError(f"a transaction holds at most {MAX_TRANSACTION_OPS} operations, not {len(ops)}")
+    if len({(op.kind, op.pk, op.sk) for op in ops}) != len(ops):
+        raise ValueError("a transaction may touch each record only once")
+
+
+def check_filters(filters: dict[str, Any]) -> None:
+    """Filters compare top-level fields with scalars: what both SQL and DynamoDB can match the same way."""
+    for key, value in filters.items():
+        if '"' in key or not isinstance(value, str | int | float | type(None)):
+            raise ValueError(f"unsupported filter {key!r}={value!r}")
+        if (isinstance(value, float) and not math.isfinite(value)) or (isinstance(value, int) and abs(value) >= 2**63):
+            raise ValueError(f"unsupported filter {key!r}={value!r}")
+
+
+def key_range(q: Query) -> tuple[str | None, str | None] | None:
+    """``q``'s prefix and [start, end) as one half-open sk range (None for no bound); None if it is empty."""
+    low, high = q.start or None, q.end
+    if q.prefix:
+        low = q.prefix if low is None else max(low, q.prefix)
+        end = prefix_end(q.prefix)
+        high = end if high is None else high if end is None else min(high, end)
+    if high == "" or (low is not None and high is not None and low >= high):
+        return None
+    return low, high
+
+
+def _conflict(kind: str, pk: str, sk: str) -> VersionConflict:
+    return VersionConflict(what=f"{kind} {pk}/{sk}")
+
+
+class _Pool:
+    """Connections handed out one caller at a time; a few idle ones are kept, the rest closed."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._idle: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self._path, timeout=5.0, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA synchronous=NORMAL")  # per connection; safe with WAL (only the last commits may go)
+        return conn
+
+    @contextmanager
+    def connection(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            if self._closed:
+                raise Unavailable(detail="The store is closed")
+            conn = self._idle.pop() if self._idle else None
+        conn = conn or self._open()
+        try:
+            yield conn
+        finally:
+            with self._lock:
+                keep = not self._closed and not conn.in_transaction and len(self._idle) < _MAX_IDLE
+                if keep:
+                    self._idle.append(conn)
+            if not keep:
+                conn.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed, idle, self._idle = True, self._idle, []
+        for conn in idle:
+            conn.close()
 
 
 class SqliteStore:
+    """The Store on one SQLite file (created 0600, with its directory, if missing)."""
+
     def __init__(self, path: str | Path) -> None:
+        if str(path) == ":memory:" or sqlite3.sqlite_version_info < _MIN_SQLITE:
+            raise ValueError(f"SqliteStore needs a file path and SQLite >= 3.35 (have {sqlite3.sqlite_version})")
         self._path = Path(path)
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        if not self._path.exists():
-            os.close(os.open(self._path, os.O_CREAT | os.O_WRONLY, 0o600))
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
-        with self._conn() as conn:
+        self._path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.close(os.open(self._path, os.O_CREAT | os.O_RDWR, 0o600))  # before SQLite creates it 0644
+        self._pool = _Pool(self._path)
+        with self._edge() as conn:
+            conn.execute("PRAGMA journal_mode=WAL")  # persistent in the file: once is enough
             conn.execute(_SCHEMA)
 
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self._path, timeout=5.0, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=5000")
-            self._local.conn = conn
-            with self._lock:
-                self._all.append(conn)
-        return conn
+    @contextmanager
+    def _edge(self) -> Iterator[sqlite3.Connection]:
+        """A pooled connection; driver failures leave as domain errors."""
+        try:
+            with self._pool.connection() as conn:
+                yield conn
+        except sqlite3.Error as exc:
+            raise Unavailable(detail="The local store is unavailable") from exc
+        except UnicodeEncodeError as exc:
+            raise BadInput(detail="Keys must be valid Unicode text") from exc
 
     def get(self, kind: str, pk: str, sk: str) -> Record | None:
-        row = self._conn().execute("SELECT version, data FROM records WHERE kind=? AND pk=? AND sk=?",
-                                   (kind, pk, sk)).fetchone()
+        with self._edge() as conn:
+            row = conn.execute(_GET, (kind, pk, sk)).fetchone()
         return Record(kind, pk, sk, row[0], json.loads(row[1])) if row else None
 
     def put(self, kind: str, pk: str, sk: str, data: dict[str, Any], *,
             expected_version: int | None = ANY_VERSION) -> Record:
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            version = self._put(conn, Put(kind, pk, sk, data, expected_version))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+        doc = dump(data)
+        with self._edge() as conn:
+            version = self._put(conn, kind, pk, sk, doc, expected_version)
         return Record(kind, pk, sk, version, data)
 
-    def _put(self, conn: sqlite3.Connection, op: Put) -> int:
-        row = conn.execute("SELECT version FROM records WHERE kind=? AND pk=? AND sk=?",
-                           (op.kind, op.pk, op.sk)).fetchone()
-        current = row[0] if row else 0
-        if op.expected_version is not None and op.expected_version != current:
-            raise VersionConflict(what=f"{op.kind} {op.pk}/{op.sk}")
-        conn.execute("INSERT OR REPLACE INTO records (kind, pk, sk, version, data) VALUES (?, ?, ?, ?, ?)",
-                     (op.kind, op.pk, op.sk, current + 1, json.dumps(op.data, separators=(",", ":"))))
-        return current + 1
-
-    def _delete(self, conn: sqlite3.Connection, op: Delete) -> bool:
-        row = conn.execute("SELECT version FROM records WHERE kind=? AND pk=? AND sk=?",
-                           (op.kind, op.pk, op.sk)).fetchone()
-        if op.expected_version is not None and op.expected_version != (row[0] if row else 0):
-            raise VersionConflict(what=f"{op.kind} {op.pk}/{op.sk}")
-        if row:
-            conn.execute("DELETE FROM records WHERE kind=? AND pk=? AND sk=?", (op.kind, op.pk, op.sk))
-        return row is not None
-
     def delete(self, kind: str, pk: str, sk: str, *, expected_version: int | None = ANY_VERSION) -> bool:
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            deleted = self._delete(conn, Delete(kind, pk, sk, expected_version))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        return deleted
+        with self._edge() as conn:
+            return self._delete(conn, kind, pk, sk, expected_version)
 
     def transact(self, ops: Sequence[Put | Delete]) -> None:
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for op in ops:
-                if isinstance(op, Put):
-                    self._put(conn, op)
-                else:
-                    self._delete(conn, op)
+        check_ops(ops)
+        docs = [dump(op.data) if isinstance(op, Put) else "" for op in ops]
+        if not ops:
+            return
+        with self._edge() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for op, doc in zip(ops, docs, strict=True):
+                    if isinstance(op, Put):
+                        self._put(conn, op.kind, op.pk, op.sk, doc, op.expected_version)
+                    else:
+                        self._delete(conn, op.kind, op.pk, op.sk, op.expected_version)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
             conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
 
-    def _where(self, q: Query) -> tuple[str, list[Any]]:
-        clauses, args = ["kind=?", "pk=?"], [q.kind, q.pk]
-        if q.prefix:
-            clauses.append("sk >= ? AND sk < ?")
-            args += [q.prefix, q.prefix + "\U0010ffff"]
-        if q.start is not None:
-            clauses.append("sk >= ?")
-            args.append(q.start)
-        if q.end is not None:
-            clauses.append("sk < ?")
-            args.append(q.end)
+    @staticmethod
+    def _put(conn: sqlite3.Connection, kind: str, pk: str, sk: str, doc: str, expected: int | None) -> int:
+        if expected is None:
+            return conn.execute(_UPSERT, (kind, pk, sk, doc)).fetchall()[0][0]
+        if expected == MUST_NOT_EXIST:
+            rows = conn.execute(_CREATE, (kind, pk, sk, doc)).fetchall()
+        else:
+            rows = conn.execute(_REPLACE, (doc, kind, pk, sk, expected)).fetchall()
+        if not rows:
+            raise _conflict(kind, pk, sk)
+        return expected + 1
+
+    @staticmethod
+    def _delete(conn: sqlite3.Connection, kind: str, pk: str, sk: str, expected: int | None) -> bool:
+        if expected == MUST_NOT_EXIST:  # nothing to delete by definition; conflict if something is there
+            if conn.execute(_EXISTS, (kind, pk, sk)).fetchone():
+                raise _conflict(kind, pk, sk)
+            return False
+        if expected is None:
+            return conn.execute(_DELETE, (kind, pk, sk)).rowcount > 0
+        if conn.execute(_DELETE_IF, (kind, pk, sk, expected)).rowcount == 0:
+            raise _conflict(kind, pk, sk)
+        return True
+
+    @staticmethod
+    def _where(q: Query) -> tuple[str, list[Any]] | None:
+        """The WHERE clause for ``q``, or None when its range is empty."""
+        check_filters(q.filters)
+        bounds = key_range(q)
+        if bounds is None:
+            return None
+        sql, args = ["kind = ? AND pk = ?"], [q.kind, q.pk]
+        if bounds[0] is not None:
+            sql.append("sk >= ?")
+            args.append(bounds[0])
+        if bounds[1] is not None:
+            sql.append("sk < ?")
+            args.append(bounds[1])
         for key, value in q.filters.items():
-            clauses.append("json_extract(data, ?) = json_extract(?, '$')")
-            args += [f"$.{key}", json.dumps(value)]
-        return " AND ".join(clauses), args
+            path = f'$."{key}"'
+            if isinstance(value, str):  # a string must not match an array or object rendered as text
+                sql.append("json_type(data, ?) = 'text' AND json_extract(data, ?) = ?")
+                args += [path, path, value]
+            else:  # bools compare as 0/1 and null matches a missing field, as Python's == on .get() does
+                sql.append("json_extract(data, ?) IS ?")
+                args += [path, value]
+        return " AND ".join(sql), args
 
     def query(self, query: Query) -> list[Record]:
-        where, args = self._where(query)
-        sql = f"SELECT sk, version, data FROM records WHERE {where} ORDER BY sk {'DESC' if query.reverse else 'ASC'}"
-        if query.limit is not None:
-            sql += f" LIMIT {int(query.limit)}"
-        rows = self._conn().execute(sql, args).fetchall()
-        return [Record(query.kind, query.pk, r[0], r[1], json.loads(r[2])) for r in rows]
+        if query.limit is not None and query.limit < 0:
+            raise ValueError("limit must not be negative")
+        where = self._where(query)
+        if where is None or query.limit == 0:
+            return []
+        order = "DESC" if query.reverse else "ASC"
+        sql = f"SELECT sk, version, data FROM records WHERE {where[0]} ORDER BY sk {order} LIMIT ?"
+        with self._edge() as conn:
+            rows = conn.execute(sql, [*where[1], -1 if query.limit is None else query.limit]).fetchall()
+        return [Record(query.kind, query.pk, sk, version, json.loads(data)) for sk, version, data in rows]
 
     def count(self, query: Query) -> int:
-        where, args = self._where(query)
-        return self._conn().execute(f"SELECT COUNT(*) FROM records WHERE {where}", args).fetchone()[0]
+        where = self._where(query)
+        if where is None:
+            return 0
+        with self._edge() as conn:
+            return conn.execute(f"SELECT COUNT(*) FROM records WHERE {where[0]}", where[1]).fetchone()[0]
 
     def close(self) -> None:
-        with self._lock:
-            for conn in self._all:
-                conn.close()
-            self._all.clear()
-        self._local = threading.local()
+        self._pool.close()

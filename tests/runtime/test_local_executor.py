@@ -25,6 +25,13 @@ ECHO = {
 }
 
 
+def test_async_callback_form_is_awaited_and_its_callback_counts(executor: LocalExecutor) -> None:
+    node = "async function lambda(input, callback) {\n  await null;\n  callback(null, input.payload);\n}\n"
+    python = "async def lambda_handler(input, callback):\n    await asyncio.sleep(0)\n    callback(None, input['payload'])\n"  # noqa: E501
+    assert run(executor, deployed(executor, NODE, node), "n").result == "n"
+    assert run(executor, deployed(executor, PYTHON, "import asyncio\n" + python), "p").result == "p"
+
+
 @pytest.mark.parametrize("form", ["callback", "async"])
 @pytest.mark.parametrize("runtime", [NODE, PYTHON])
 def test_echoes_objects_strings_and_null(executor: LocalExecutor, runtime: str, form: str) -> None:

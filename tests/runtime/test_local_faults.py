@@ -14,7 +14,7 @@ import pytest
 from chalicelib.domain.errors import FunctionFailed, RuntimeException
 from chalicelib.runtime.local.executor import CRASHED, LocalExecutor
 from chalicelib.runtime.local.sandbox import SandboxPolicy
-from tests.runtime.conftest import NODE, PYTHON, deployed, idle_pid, run
+from tests.runtime.conftest import NODE, PYTHON, deployed, idle_pid, need_sandbox, run
 
 OK_AFTER = {  # payload "crash" misbehaves, anything else answers "ok"
     "node-exit": (NODE, "async function lambda(input) {\n  if (input.payload === 'crash') process.exit(1);\n  return 'ok';\n}\n"),  # noqa: E501
@@ -172,6 +172,7 @@ def test_large_input_and_result_cross_the_pipes(executor: LocalExecutor, runtime
 
 
 def test_a_spent_cpu_budget_recycles_the_worker_after_its_call() -> None:
+    need_sandbox()
     ex = LocalExecutor(policy=SandboxPolicy(cpu_budget_s=1), spares=0)
     try:
         code = "import time\ndef lambda_handler(input):\n    while time.process_time() < input['payload']:\n        pass\n    return 'ok'\n"  # noqa: E501

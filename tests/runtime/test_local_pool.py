@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -221,3 +223,35 @@ def test_a_policy_without_isolation_still_runs_functions() -> None:
             ex.undeploy(t.account_id, t.function_uuid)
     finally:
         ex.close()
+
+
+def test_functions_reach_the_toolbelts_through_their_paths() -> None:
+    need_sandbox()
+    root = tempfile.mkdtemp(prefix="fngate-toolbelt-test-")
+    try:
+        os.chmod(root, 0o755)
+        for relative, text in (
+                ("node/lp-faas-toolbelt/index.js",
+                 "exports.Toolbelt = { ask: (key) => globalThis.__fngateRpc('secret.read', { key }) };\n"),
+                ("python/lp_faas_toolbelt.py",
+                 "import fngate_rpc\ndef ask(key):\n    return fngate_rpc.call('secret.read', {'key': key})\n")):
+            path = os.path.join(root, relative)
+            os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+            with open(path, "w") as handle:
+                handle.write(text)
+            os.chmod(path, 0o644)
+        ex = LocalExecutor(spares=0, rpc_handler=lambda target, method, params: {"value": params["key"] * 2},
+                           toolbelt_node_path=os.path.join(root, "node"),
+                           toolbelt_python_path=os.path.join(root, "python"))
+        try:
+            node = ("const { Toolbelt } = require('lp-faas-toolbelt');\n"
+                    "async function lambda(input) {\n  return Toolbelt.ask('ab');\n}\n")
+            python = "import lp_faas_toolbelt\ndef lambda_handler(input):\n    return lp_faas_toolbelt.ask('cd')\n"
+            for runtime, code, expected in ((NODE, node, "abab"), (PYTHON, python, "cdcd")):
+                t = target(runtime, code)
+                ex.deploy(t)
+                assert run(ex, t).result == {"value": expected}
+        finally:
+            ex.close()
+    finally:
+        shutil.rmtree(root)

@@ -2,5 +2,5 @@
 
 protocol.py (the wire protocol and the toolbelt RPC bridge), zygote.py (forks sandboxed workers), sandbox.py
 (SandboxPolicy and the confinement steps), pool.py (warm pool, spares, housekeeping), worker.py (the gateway's
-handle on a worker), worker_python.py and worker_node.js (the workers themselves).
+handle on a worker, stderr capture), worker_python.py + worker_python_logs.py and worker_node.js (the workers).
 """

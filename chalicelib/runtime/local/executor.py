@@ -37,7 +37,7 @@ from chalicelib.runtime.base import Outcome, Target
 from chalicelib.runtime.local import protocol
 from chalicelib.runtime.local.pool import Chores, Spares, WorkerPool
 from chalicelib.runtime.local.protocol import LineReader, LineWriter, WorkerGone, WorkerTimeout, encode
-from chalicelib.runtime.local.sandbox import SandboxPolicy, UidPool
+from chalicelib.runtime.local.sandbox import SandboxPolicy, UidPool, reachable
 from chalicelib.runtime.local.worker import LoadFailed, StderrPump, Worker
 from chalicelib.runtime.local.zygote import Zygote, ZygoteError
 
@@ -72,6 +72,8 @@ class LocalExecutor:
         toolbelt_node_path = toolbelt_node_path or os.environ.get(ENV_TOOLBELT_NODE) or None
         toolbelt_python_path = toolbelt_python_path or os.environ.get(ENV_TOOLBELT_PYTHON) or None
         self._node_env = {**BASE_ENV, **({"NODE_PATH": toolbelt_node_path} if toolbelt_node_path else {})}
+        if toolbelt_node_path and not reachable(toolbelt_node_path):
+            log.warning("%s is not readable by worker uids: Node functions cannot require from it", toolbelt_node_path)
         _remove_stale_roots()
         self._work_root = tempfile.mkdtemp(prefix=f"{ROOT_PREFIX}{os.getpid()}-")
         os.chmod(self._work_root, 0o711)  # workers may traverse to their own dir, never list the others
@@ -196,7 +198,7 @@ class LocalExecutor:
 
     def _load(self, worker: Worker, target: Target, load: dict[str, Any]) -> Worker:
         try:
-            worker.load(load, target.key, time.monotonic() + self._load_timeout)
+            worker.load(load, time.monotonic() + self._load_timeout)
         except LoadFailed:
             self._retire(worker)
             raise

@@ -233,7 +233,11 @@ class Spares:
                         return
                 worker = self._spawn()
                 with self._lock:
-                    self._ready.append(worker)
+                    closed = self._closed
+                    if not closed:
+                        self._ready.append(worker)
+                if closed:  # closed while it started: nobody will take it
+                    worker.kill()
                 self._failures = 0
         except Exception as err:
             self._failures += 1

@@ -17,8 +17,11 @@ Lifecycle (a worker serves exactly one Target and one invocation at a time)::
     host → {"op": "exit"}                                                              (optional; EOF works too)
 
 ``kind`` is a key of ``chalicelib.domain.errors.FUNCTION_FAILURES``: custom-failure, runtime-exception, timeout,
-log-limit. ``recycle: true`` asks the host to retire the worker after this call (CPU budget nearly spent, or
-the function left child processes behind). Log records: ``{"level": "Debug"|"Info"|"Warn"|"Error",
+log-limit. The worker keeps its own timer and answers ``timeout`` (with the logs so far) at ``timeout_ms``; the
+host kills it anyway (a timed-out worker is never reused) and, if the worker is stuck, does so at timeout + 0.25 s
+without logs. Past a log cap the invocation still runs to its end, then answers ``log-limit`` with one Error
+record. ``recycle: true`` asks the host to retire the worker after this call (CPU budget nearly spent, or the
+function left child processes behind). Log records: ``{"level": "Debug"|"Info"|"Warn"|"Error",
 "message": <string or JSON value>, "extras": [...], "timestamp": <epoch ms>}``; a record's size is
 ``len(message)`` for a string message (else the length of its compact JSON) plus the length of the compact JSON
 of ``extras`` when it is not empty.
@@ -37,6 +40,12 @@ What function code (and the toolbelt packages) call:
   ``.code`` and ``.message`` are the host's.
 * Python: ``import fngate_rpc``; ``fngate_rpc.call(method, params)`` (blocking) or
   ``await fngate_rpc.acall(method, params)``; a failure raises ``fngate_rpc.RpcError`` (``.code``, ``.message``).
+
+The handler runs in the gateway thread serving the invocation, one RPC at a time per worker: it must bound its own
+time (the invocation deadline is checked again only when it returns). Where the toolbelts live: Node resolves
+``require('lp-faas-toolbelt')`` through NODE_PATH = ``FNGATE_TOOLBELT_NODE_PATH`` (a directory holding package
+dirs); Python appends ``FNGATE_TOOLBELT_PYTHON_PATH`` to the workers' sys.path. Egress hook: the function's env
+carries ``FNGATE_EGRESS_SOCKET`` (``LocalExecutor(egress_socket=...)``); workers have no network otherwise.
 
 Both sides are stdlib-only: this module is also loaded by path inside the zygote.
 """

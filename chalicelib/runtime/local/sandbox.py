@@ -14,6 +14,7 @@ import ctypes
 import fcntl
 import os
 import resource
+import shutil
 import signal
 import stat
 import sys
@@ -169,6 +170,8 @@ def enter(spec: dict[str, Any], parent_pid: int) -> None:
 def make_workdir(root: str, name: str, uid: int | None) -> str:
     """A private, empty working directory only the worker's uid can enter."""
     path = os.path.join(root, name)
+    if os.path.lexists(path):  # left by a worker whose start failed before it could be swept
+        shutil.rmtree(path)
     os.mkdir(path, 0o700)
     if uid is not None:
         os.chown(path, uid, uid)
@@ -223,7 +226,7 @@ def probe(uid: int) -> dict[str, str]:
     return {"unshare": net, "setuid": setuid}
 
 
-def _reachable(path: str) -> bool:
+def reachable(path: str) -> bool:
     """Whether an unrelated uid can list ``path``: every ancestor searchable by others, the dir readable."""
     try:
         mode = os.stat(path).st_mode
@@ -243,7 +246,7 @@ def route_imports() -> None:
     Forked workers inherit the fds (kept above the worker's fds 0-3, and out of exec'd Node workers)."""
     proxies: dict[str, str] = {}
     for entry in sys.path:
-        if entry and os.path.isdir(entry) and not _reachable(entry):
+        if entry and os.path.isdir(entry) and not reachable(entry):
             fd = os.open(entry, os.O_PATH | os.O_DIRECTORY)
             proxies[entry] = f"/proc/self/fd/{fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 100)}"
             os.close(fd)

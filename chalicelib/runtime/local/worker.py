@@ -45,13 +45,11 @@ class Worker:
     reader: LineReader
     writer: LineWriter
     stderr_fd: int
-    key: str = ""  # Target.key once loaded
     recycle: bool = False  # retire instead of returning to the idle list
     alive: bool = True
 
-    def load(self, message: dict[str, Any], key: str, deadline: float) -> str:
+    def load(self, message: dict[str, Any], deadline: float) -> str:
         """Send the code; wait for ready (returns the detected form) or raise LoadFailed."""
-        self.key = key
         try:
             self.writer.write(encode(message), deadline)
             while True:
@@ -69,7 +67,7 @@ class Worker:
         """One invocation: returns the worker's result message; raises WorkerTimeout or WorkerGone."""
         invocation_id = next(_ids)
         self.writer.write(encode({"id": invocation_id, "op": "invoke", "input": event,
-                                  "timeout_ms": int(timeout_s * 1000)}), deadline)
+                                  "timeout_ms": max(1, int(timeout_s * 1000))}), deadline)
         while True:
             message = self.reader.read(deadline)
             op = message.get("op")

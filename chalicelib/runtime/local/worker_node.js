@@ -184,7 +184,7 @@ function armSoftTimer(ms) {
 function invoke(msg) {
   const inv = { id: msg.id, logs: [], chars: 0, overflow: false, settled: false, sent: false };
   current = inv;
-  armSoftTimer(msg.timeout_ms || 30000);
+  armSoftTimer(typeof msg.timeout_ms === 'number' ? Math.max(1, msg.timeout_ms) : 30000);
   if (callbackForm) runCallbackForm(inv, msg.input); else runReturnForm(inv, msg.input);
 }
 

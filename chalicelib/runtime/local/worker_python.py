@@ -1,9 +1,9 @@
 """The Python worker: loads one function's code and runs its invocations, one at a time (protocol.py).
 
 It is not started as a program: the zygote imports it once (prepare()), and each forked, sandboxed child calls
-main(). Stdlib only. The function's code sees ``console`` (debug/info/warn/error; ``print`` and ``logging``
-records become Info/… log records too), ``import fngate_rpc`` (the toolbelt bridge), and ``os.environ`` holding
-only its own variables.
+main(). Stdlib only. The function's code sees ``console`` (debug/info/warn/error), ``print`` (each line an Info
+record), ``logging`` (records reaching the root logger: WARNING and up unless the code lowers its level),
+``import fngate_rpc`` (the toolbelt bridge), and ``os.environ`` holding only its own variables.
 
 Error rule (the only place it lives for Python):
 * return-value form (``async def lambda_handler(input)`` or ``def lambda_handler(input)``): raising one of
@@ -58,7 +58,6 @@ _recycle = False
 _rpc_lock = threading.Lock()
 _rids = itertools.count(1)
 describe, error_message = book.describe, book.error_message
-
 
 
 def classify(exc: BaseException) -> Outcome:
@@ -161,7 +160,7 @@ def load(msg: dict[str, Any]) -> None:
     positional = [p for p in inspect.signature(handler).parameters.values()
                   if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)]
     _handler = handler
-    _form = "callback" if len(positional) >= 2 and not inspect.iscoroutinefunction(handler) else "async"
+    _form = "callback" if len(positional) >= 2 else "async"  # an async callback-form handler is awaited too
 
 
 def _load_error(exc: BaseException) -> str:

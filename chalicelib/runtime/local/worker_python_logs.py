@@ -144,7 +144,6 @@ class LogHandler(logging.Handler):
         capture(level, self.format(record), ())
 
 
-
 def finish(inv: Invocation) -> tuple[list[dict[str, Any]], str | None]:
     """Close the book on ``inv``: its records, or (overflow) the one record saying so and that message."""
     global current
