@@ -14,6 +14,8 @@ import logging
 import sys
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 from chalicelib.config import Settings
 
@@ -29,14 +31,24 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
-def _identity(settings: Settings):
+def _admin(settings: Settings) -> SimpleNamespace:
     """Only what admin commands need (no executor): they work beside a running server on the same data dir."""
     from chalicelib.clock import Clock
     from chalicelib.services.container import build_keyring, build_store
+    from chalicelib.services.domains import DomainService
     from chalicelib.services.identity import IdentityService, load_signer
+    from chalicelib.services.provisioning import ProvisioningService
+    from chalicelib.services.secrets import SecretService
 
-    store, keyring = build_store(settings), build_keyring(settings)
-    return IdentityService(store, keyring, load_signer(store, keyring), Clock())
+    store, keyring, clock = build_store(settings), build_keyring(settings), Clock()
+    identity = IdentityService(store, keyring, load_signer(store, keyring), clock)
+    provisioning = ProvisioningService(store, identity, SecretService(store, keyring, clock),
+                                       DomainService(store, clock), settings.domain_map, settings.public_host)
+    return SimpleNamespace(store=store, keyring=keyring, identity=identity, provisioning=provisioning)
+
+
+def _identity(settings: Settings) -> Any:
+    return _admin(settings).identity
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -70,7 +82,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_bootstrap(args: argparse.Namespace) -> int:
-    creds = _identity(_settings(args)).bootstrap(args.account)
+    """Create or find the account, provision it as seed 000 says (idempotent), print its credentials."""
+    settings = _settings(args)
+    admin = _admin(settings)
+    creds = admin.identity.bootstrap(args.account)
+    admin.provisioning.provision(args.account, public_host=settings.public_host or args.public_host)
     json.dump(creds, sys.stdout)
     sys.stdout.write("\n")
     return 0
@@ -127,6 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     boot = admin.add_parser("bootstrap", help="create or return an account and print its credentials as JSON")
     boot.add_argument("--data-dir")
     boot.add_argument("--account", required=True)
+    boot.add_argument("--public-host", default="localhost:8080",
+                      help="host[:port] the Toolbelt reaches the gateway at (default allowlist, service discovery)")
     boot.set_defaults(func=cmd_bootstrap)
     user = admin.add_parser("create-user", help="create a user (password from stdin) and print a token")
     user.add_argument("--data-dir")

@@ -22,6 +22,7 @@ from chalicelib.services.identity import IdentityService, load_signer
 from chalicelib.services.invocations import InvocationService
 from chalicelib.services.limiter import AccountLimiter
 from chalicelib.services.provisioning import ProvisioningService
+from chalicelib.services.records import InvocationRecorder
 from chalicelib.services.repository import FunctionRepository
 from chalicelib.services.secrets import SecretService
 from chalicelib.storage.base import Store
@@ -41,10 +42,12 @@ class Services:
     secrets: SecretService
     domains: DomainService
     provisioning: ProvisioningService
+    recorder: InvocationRecorder
 
     def close(self) -> None:
         self.deployments.close()
         self.executor.close()
+        self.recorder.close()
         self.store.close()
 
 
@@ -85,14 +88,15 @@ def build_services(settings: Settings, *, store: Store | None = None, keyring: K
     repo = FunctionRepository(store)
     identity = IdentityService(store, keyring, load_signer(store, keyring), clock)
     deployments = DeploymentService(repo, executor, clock, sync=settings.sync_deployments)
+    recorder = InvocationRecorder(store)
     limiter = AccountLimiter(settings.account_rate_per_s, settings.account_rate_per_s,
                              settings.account_concurrency)
     secrets, domains = SecretService(store, keyring, clock), DomainService(store, clock)
     provisioning = ProvisioningService(store, identity, secrets, domains, settings.domain_map, settings.public_host)
     return Services(settings=settings, store=store, keyring=keyring, executor=executor, clock=clock,
                     identity=identity, functions=FunctionService(repo, clock), deployments=deployments,
-                    invocations=InvocationService(repo, deployments, executor, store, clock, limiter),
-                    secrets=secrets, domains=domains, provisioning=provisioning)
+                    invocations=InvocationService(repo, deployments, executor, recorder, clock, limiter),
+                    secrets=secrets, domains=domains, provisioning=provisioning, recorder=recorder)
 
 
 _current: Services | None = None

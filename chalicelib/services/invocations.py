@@ -16,8 +16,8 @@ from chalicelib.domain.states import State, is_invocable
 from chalicelib.runtime.base import Executor, Outcome, Target
 from chalicelib.services.deployments import DeploymentService
 from chalicelib.services.limiter import AccountLimiter
+from chalicelib.services.records import InvocationRecorder
 from chalicelib.services.repository import FunctionRepository
-from chalicelib.storage.base import Store
 
 log = logging.getLogger(__name__)
 
@@ -48,15 +48,14 @@ def function_input(body: Any) -> dict[str, Any]:
 
 class InvocationService:
     def __init__(self, repo: FunctionRepository, deployments: DeploymentService, executor: Executor,
-                 store: Store, clock: Clock, limiter: AccountLimiter) -> None:
+                 recorder: InvocationRecorder, clock: Clock, limiter: AccountLimiter) -> None:
         self._repo, self._deployments, self._executor = repo, deployments, executor
-        self._store, self._clock, self._limiter = store, clock, limiter
+        self._recorder, self._clock, self._limiter = recorder, clock, limiter
         self._targets: dict[tuple[str, str], tuple[int, Target]] = {}
 
     def invoke(self, who: Principal, uuid: str, call: Call) -> Outcome:
         require(who, "lambda", Action.INVOKE)
-        fn = self._repo.get(who.account_id, uuid)[0]
-        return self._run(fn, call)
+        return self._run(self._repo.get_cached(who.account_id, uuid), call)
 
     def invoke_event(self, who: Principal, event_id: str, call: Call) -> list[Any]:
         """Every Productive function bound to the event (optionally by skill), results in creation order."""
@@ -106,8 +105,4 @@ class InvocationService:
                   "error_code": err.v1_code if err else "", "duration_ms": round((time.perf_counter() - started)
                                                                                 * 1000, 3),
                   "at": int(now * 1000), "logs": logs}
-        try:
-            self._store.put("invocation", f"{fn.account_id}#{fn.uuid}", f"{int(now * 1000):013d}#{call.request_id}",
-                            record)
-        except Exception:  # recording must never fail the caller's invocation
-            log.exception("could not record invocation %s", call.request_id)
+        self._recorder.record(fn.account_id, fn.uuid, f"{int(now * 1000):013d}#{call.request_id}", record)

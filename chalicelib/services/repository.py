@@ -9,6 +9,8 @@ Record layout (kind / pk / sk):
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import replace
 
 from chalicelib.domain.errors import FunctionNotFound, NameTaken, VersionConflict
@@ -25,8 +27,29 @@ def _seq(n: int) -> str:
 
 
 class FunctionRepository:
-    def __init__(self, store: Store) -> None:
-        self._store = store
+    """Also a short-lived cache of decoded functions for the invoke path: writes through this repository
+    invalidate it at once; writes by other processes (other Lambda containers) are seen within CACHE_TTL_S."""
+
+    CACHE_TTL_S = 1.0
+
+    def __init__(self, store: Store, clock: Callable[[], float] = time.monotonic) -> None:
+        self._store, self._clock = store, clock
+        self._cache: dict[tuple[str, str], tuple[float, Function]] = {}
+
+    def get_cached(self, account_id: str, uuid: str) -> Function:
+        key = (account_id, uuid)
+        hit = self._cache.get(key)
+        now = self._clock()
+        if hit and hit[0] > now:
+            return hit[1]
+        fn = self.get(account_id, uuid)[0]
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[key] = (now + self.CACHE_TTL_S, fn)
+        return fn
+
+    def _forget(self, account_id: str, uuid: str) -> None:
+        self._cache.pop((account_id, uuid), None)
 
     # -- functions --------------------------------------------------------------------------------------------
     def get(self, account_id: str, uuid: str) -> tuple[Function, int]:
@@ -57,6 +80,7 @@ class FunctionRepository:
     def save(self, fn: Function, expected_version: int, *, new_manifest: bool = False,
              old_name: str | None = None) -> int:
         """Write ``fn`` if nobody changed it since ``expected_version``; returns the new record version."""
+        self._forget(fn.account_id, fn.uuid)
         ops: list[Put | Delete] = [Put("function", fn.account_id, fn.uuid, fn.to_dict(), expected_version)]
         if new_manifest:
             ops.append(Put("manifest", _fn_pk(fn.account_id, fn.uuid), _seq(fn.manifest.version),
@@ -67,13 +91,16 @@ class FunctionRepository:
         try:
             self._store.transact(ops)
         except VersionConflict:
+            self._forget(fn.account_id, fn.uuid)
             if old_name is not None and self._store.get("fname", fn.account_id, fn.name.lower()):
                 raise NameTaken(name=fn.name) from None
             raise VersionConflict(what=f"Function {fn.uuid}") from None
+        self._forget(fn.account_id, fn.uuid)  # again: an invocation may have cached the old value meanwhile
         return expected_version + 1
 
     def delete(self, fn: Function, expected_version: int) -> None:
         pk = _fn_pk(fn.account_id, fn.uuid)
+        self._forget(fn.account_id, fn.uuid)
         self._store.transact([Delete("function", fn.account_id, fn.uuid, expected_version),
                               Delete("fname", fn.account_id, fn.name.lower())])
         for kind in ("manifest", "deployment"):

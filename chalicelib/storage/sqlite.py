@@ -65,9 +65,13 @@ def check_ops(ops: Sequence[Put | Delete]) -> None:
 
 
 def check_filters(filters: dict[str, Any]) -> None:
-    """Filters compare top-level fields with scalars: what both SQL and DynamoDB can match the same way."""
+    """Filters compare top-level fields with scalars: what both SQL and DynamoDB can match the same way.
+
+    Keys must be ones JSON writes unescaped (printable ASCII, no quote or backslash): SQLite's JSON paths match
+    the escaped text, so "ü" (stored as "\\u00fc") would never match.
+    """
     for key, value in filters.items():
-        if '"' in key or not isinstance(value, str | int | float | type(None)):
+        if json.dumps(key) != f'"{key}"' or not isinstance(value, str | int | float | type(None)):
             raise ValueError(f"unsupported filter {key!r}={value!r}")
         if (isinstance(value, float) and not math.isfinite(value)) or (isinstance(value, int) and abs(value) >= 2**63):
             raise ValueError(f"unsupported filter {key!r}={value!r}")
@@ -182,7 +186,8 @@ class SqliteStore:
                     else:
                         self._delete(conn, op.kind, op.pk, op.sk, op.expected_version)
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # some errors (disk full, I/O) have rolled back already
+                    conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
 

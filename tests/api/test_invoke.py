@@ -141,6 +141,7 @@ def test_request_id_is_echoed_or_generated_and_recorded(api, clock):
     res = api.call("POST", f"{BASE}/lambdas/{fn['uuid']}/invoke?v=1", app_token(api), {"payload": {"fail": "x"}})
     generated = res.headers["X-Request-ID"]
     assert len(generated) == 36
+    api.services.recorder.flush()
     records = api.services.store.query(Query("invocation", f"{ACCOUNT}#{fn['uuid']}"))
     assert [r.data["status"] for r in records] == ["SUCCEEDED", "CODING_FAILURE"]
     first = records[0].data

@@ -345,6 +345,11 @@ def test_beyond_max_connections_is_503(make_proxy):
             assert status(_read_all(second)) == 503
 
 
+def test_an_unreadable_allowlist_is_503_not_a_pass(proxy):
+    token = proxy.register("le-unknown", FN)  # the fake allowlist source raises KeyError for it
+    assert status(exchange(proxy, tunnel(token, "api.fake.test:443"))) == 503
+
+
 # -- relays -------------------------------------------------------------------------------------------------------
 def test_relay_forwards_http_proxy_requests(proxy):
     token = proxy.register(ACC, FN)
@@ -463,4 +468,5 @@ def test_node_relay_in_its_own_netns(proxy, upstreams):
     head, _, body = out["reply"].partition("\r\n\r\n")
     assert head == "HTTP/1.1 200 Connection established"
     assert json.loads(body.partition("\r\n\r\n")[2])["line"] == "GET /node HTTP/1.1"
+
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import pytest
 
@@ -190,9 +192,13 @@ def test_filters_match_like_python_equality_with_missing_as_null(store):
     assert match('["1"]') == [] and match(2) == []
 
 
-def test_filters_other_than_scalars_are_refused(store):
+@pytest.mark.parametrize("filters", [{"v": [1]}, {"v": {}}, {"v": float("nan")}, {"ü": "x"}, {'"': 1}],
+                         ids=["list", "dict", "nan", "non-ascii-key", "quote-key"])
+def test_filters_other_than_scalars_on_plain_keys_are_refused(store, filters):
     with pytest.raises(ValueError):
-        store.query(Query("k", "p", filters={"v": [1]}))
+        store.query(Query("k", "p", filters=filters))
+    with pytest.raises(ValueError):
+        store.count(Query("k", "p", filters=filters))
 
 
 # -- transactions ---------------------------------------------------------------------------------------------------
@@ -236,12 +242,8 @@ def test_transaction_touching_a_record_twice_is_refused(store):
 
 
 # -- SQLite only ----------------------------------------------------------------------------------------------------
-_BUMP = """
-import sys
-from chalicelib.domain.errors import VersionConflict
-from chalicelib.storage.sqlite import SqliteStore
-
-def bump(store, times):
+def _bump(store: Store, times: int) -> None:
+    """Optimistic read-increment-write, retried on conflict; also run in a child process (see below)."""
     for _ in range(times):
         while True:
             record = store.get("counter", "p", "c")
@@ -251,27 +253,28 @@ def bump(store, times):
             except VersionConflict:
                 continue
 
-if __name__ == "__main__":
-    store = SqliteStore(sys.argv[1])
-    print("ready", flush=True)
-    sys.stdin.readline()  # "go": start together with the test's threads
-    bump(store, int(sys.argv[2]))
+
+_CHILD = f"""from __future__ import annotations
+import sys
+from chalicelib.domain.errors import VersionConflict
+from chalicelib.storage.sqlite import SqliteStore
+{inspect.getsource(_bump)}
+store = SqliteStore(sys.argv[1])
+print("ready", flush=True)
+sys.stdin.readline()  # "go": start together with the test's threads
+_bump(store, int(sys.argv[2]))
 """
 
 
 def test_sqlite_concurrent_increments_from_threads_and_a_process_lose_no_update(tmp_path):
-    # GIVEN a counter and the same optimistic read-increment-write loop in 4 threads and another process
-    path, script = tmp_path / "db.sqlite", tmp_path / "bump.py"
-    script.write_text(_BUMP)
-    store = SqliteStore(path)
+    # GIVEN a counter, 4 threads and another process, all ready to increment it
+    store = SqliteStore(tmp_path / "db.sqlite")
     store.put("counter", "p", "c", {"n": 0})
-    scope: dict[str, Any] = {}
-    exec(compile(_BUMP, "bump", "exec"), scope)
     root = Path(__file__).resolve().parents[2]
-    other = subprocess.Popen([sys.executable, str(script), str(path), "200"], text=True, stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(root)})
+    other = subprocess.Popen([sys.executable, "-c", _CHILD, str(tmp_path / "db.sqlite"), "200"], text=True,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(root)})
     assert other.stdout.readline().strip() == "ready"
-    threads = [threading.Thread(target=scope["bump"], args=(store, 100)) for _ in range(4)]
+    threads = [threading.Thread(target=_bump, args=(store, 100)) for _ in range(4)]
     # WHEN they all run at once
     other.stdin.write("go\n")
     other.stdin.flush()
@@ -349,7 +352,7 @@ def test_dynamodb_query_and_count_follow_pagination(seeded, fake_aws, args, expe
 
 
 def test_dynamodb_service_errors_surface_as_domain_errors(fake_aws):
-    store = DynamoStore(client=fake_aws, table_name="no-such-table")
+    store = DynamoStore(client=fake_aws, table_name=f"missing{uuid4().hex[:8]}")
     with pytest.raises(Unavailable):
         store.get("k", "p", "s")
     with pytest.raises(Unavailable):
@@ -357,6 +360,7 @@ def test_dynamodb_service_errors_surface_as_domain_errors(fake_aws):
 
 
 def test_dynamodb_create_table_tolerates_an_existing_table(fake_aws):
-    create_table(fake_aws, "fngate")
-    create_table(fake_aws, "fngate")
-    assert DynamoStore(client=fake_aws).put("k", "p", "s", {}).version == 1
+    table = f"t{uuid4().hex[:8]}"
+    create_table(fake_aws, table)
+    create_table(fake_aws, table)
+    assert DynamoStore(client=fake_aws, table_name=table).put("k", "p", "s", {}).version == 1

@@ -24,7 +24,7 @@ class RequestError extends Error {
 
 class StatusCodeError extends Error {
   constructor(statusCode, body, options, response) {
-    super(`${statusCode} - ${typeof body === 'string' ? JSON.stringify(body) : JSON.stringify(body)}`);
+    super(`${statusCode} - ${JSON.stringify(body)}`);
     this.name = 'StatusCodeError';
     this.statusCode = statusCode;
     this.error = body;
