@@ -64,10 +64,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     install(services)
     first = not services.identity.account_exists(args.account)
     services.identity.ensure_account(args.account)
-    scheme = "https" if args.tls_cert else "http"
 
     def ready(address: str) -> None:
-        print(f"fngate listening on {scheme}://{address} (data: {settings.data_dir})", flush=True)
+        print(f"fngate listening on {address} (data: {settings.data_dir})", flush=True)
         if first:
             print(f"Created account '{args.account}'.", flush=True)
         print(f"Credentials: fngate admin bootstrap --data-dir {settings.data_dir} --account {args.account}",
