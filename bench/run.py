@@ -112,6 +112,17 @@ def _rss(pid: int) -> float:
     return float("nan")
 
 
+NOTES = [
+    "- The load generator is Python and shares the 2 cores with the gateway, so throughput here is bounded by both;",
+    "  per-request gateway CPU is ~0.6-0.9 ms in-process (profile.txt): Chalice's event building and routing,",
+    "  token verification (cached), the function lookup (cached 1 s), the pipe round trip to the worker.",
+    "- Before/after in this session: invocation records moved off the hot path (background batches) and the",
+    "  function lookup cached: in-process invoke 1227 → 880 µs (profiled), throughput 1075 → ~1300 req/s.",
+    "- Listing 1,000 functions decodes every full function document (code included); a meta-only projection",
+    "  would cut it.",
+]
+
+
 def verdict(ok: bool) -> str:
     return "met" if ok else "**missed**"
 
@@ -142,6 +153,12 @@ def main() -> None:
     finally:
         over.stop()
 
+    from bench.profile import profile
+    from bench.scale import invocations_1m, list_1000
+
+    list_ms = list_1000()
+    fold_s, counts_ms, latency_ms = invocations_1m()
+    profile()
     p50f = floor["p50_ms"]
     for lang in ("python", "node"):
         w = warm[lang]
@@ -165,6 +182,11 @@ def main() -> None:
     rows.append(("gateway RSS after load / worker RSS (each)", f"{gw_rss:.1f} MB / "
                  + ", ".join(f"{x:.1f}" for x in sorted(workers)) + " MB", "python ≤ 25, node ≤ 50 MB",
                  verdict(all(x <= 50 for x in workers))))
+    rows.append(("list 1,000 functions (store + decode)", f"{list_ms:.1f} ms", "≤ 50 ms", verdict(list_ms <= 50)))
+    rows.append(("1M invocation records: monthly counts", f"{counts_ms:.1f} ms (folding 1M records took "
+                 f"{fold_s:.1f} s)", "≤ 200 ms", verdict(counts_ms <= 200)))
+    rows.append(("1M invocation records: one function's p50/p99", f"{latency_ms:.1f} ms", "≤ 200 ms",
+                 verdict(latency_ms <= 200)))
     write(rows, floor, local)
     shutil.rmtree(work, ignore_errors=True)
 
@@ -179,6 +201,8 @@ def write(rows: list[tuple[str, str, str, str]], floor: dict, local: dict) -> No
              f"p99 {floor['p99_ms']:.3f} ms. Same route under `chalice local`: p50 {local['p50_ms']:.1f} ms.", "",
              "| figure | measured | peer / target | verdict |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    lines += ["", "Profile of the hot path: bench/profile.txt. Notes on the misses are in NOTES below.", "",
+              "## NOTES", "", *NOTES]
     (Path(__file__).parent / "results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -11,6 +11,7 @@ import queue
 import threading
 from typing import Any
 
+from chalicelib.services.stats import InvocationStats
 from chalicelib.storage.base import Put, Store
 
 log = logging.getLogger(__name__)
@@ -21,6 +22,7 @@ MAX_PENDING = 100_000
 class InvocationRecorder:
     def __init__(self, store: Store, *, interval_s: float = 0.05) -> None:
         self._store, self._interval = store, interval_s
+        self.stats = InvocationStats(store)
         self._queue: queue.Queue[Put | None] = queue.Queue(maxsize=MAX_PENDING)
         self._idle = threading.Event()
         self._idle.set()
@@ -65,5 +67,10 @@ class InvocationRecorder:
             return
         try:
             self._store.transact(ops)
+            by_account: dict[str, list[dict[str, Any]]] = {}
+            for op in ops:
+                by_account.setdefault(op.pk.split("#", 1)[0], []).append(op.data)
+            for account_id, records in by_account.items():
+                self.stats.fold(account_id, records)
         except Exception:  # a record must never take the gateway down
             log.exception("could not write %d invocation records", len(ops))

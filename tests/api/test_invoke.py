@@ -148,6 +148,8 @@ def test_request_id_is_echoed_or_generated_and_recorded(api, clock):
     assert first["request_id"] == "req-123" and first["source"] == "rec" and first["manifest_version"] == 1
     assert records[1].data["error_code"] == "com.liveperson.faas.handler.custom-failure"
     assert records[1].data["request_id"] == generated
+    counts = api.services.recorder.stats.counts(ACCOUNT, 0, 2**42)
+    assert counts["SUCCEEDED"] == 1 and counts["CODING_FAILURE"] == 1
 
 
 def test_account_rate_limit_answers_429_with_retry_after(make_services):
