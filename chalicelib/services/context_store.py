@@ -28,9 +28,10 @@ from chalicelib.storage.base import MUST_NOT_EXIST, Query, Record, Store
 NS_KIND, PROP_KIND = "ctxns", "ctxprop"
 DEFAULT_SESSION = "__default__"
 
-# Limits. Documented (context service pages): namespace characters, reserved names, 800,000 characters per
-# session document, 13 months max retention. Ours: the counts and lengths, so one account cannot fill the store.
-NAMESPACE_PATTERN = re.compile(r"^[A-Za-z0-9_]{1,100}$")
+# Limits. Documented (context service pages): reserved names, 800,000 characters per session document, 13 months
+# max retention, namespaces of letters, digits and "_" (the V2 page; we also allow "-", which V1 users may have
+# used). Ours: the counts and lengths, so one account cannot fill the store.
+NAMESPACE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 RESERVED_NAMESPACES = frozenset({"faas", "consumer", "custom", "operational", "conversation", "sde"})
 DOCUMENT_MAX_CHARS = 800_000
 TTL_MAX_S = 396 * 24 * 3600  # 13 months
@@ -241,7 +242,7 @@ def _namespace(value: Any, *, creating: bool = False) -> str:
     if not isinstance(value, str) or not value:
         raise ContextInvalid("Namespace can not be null, undefined or empty string")
     if not NAMESPACE_PATTERN.match(value):
-        raise ContextInvalid("Namespace may hold only letters, digits and underscores (at most 100)")
+        raise ContextInvalid("Namespace may hold only letters, digits, '_' and '-' (at most 100)")
     if creating and value in RESERVED_NAMESPACES:
         raise ContextInvalid("Can not create a built-in namespace")
     return value

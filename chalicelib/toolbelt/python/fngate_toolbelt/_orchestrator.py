@@ -83,9 +83,7 @@ class OrchestratorClient:
                 raise _timeout_error(deadline)
             try:
                 return self._request(inv, opts, min(opts["timeout"] / 1000, left))
-            except (OrchestratorError, RequestError) as err:
-                if isinstance(err, OrchestratorError) and err.status_code is None:
-                    raise
+            except (ToolBeltError, RequestError) as err:  # credentials failures too: not retried by default
                 status = err.status_code if isinstance(err, OrchestratorError) else None
                 if attempt >= retries or not retry(status, err):
                     if ends - time.monotonic() <= 0:

@@ -26,6 +26,8 @@ from ._errors import RequestError
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+_REFUSALS = {403: "the domain is not allowlisted for this account", 407: "the proxy credentials were not accepted",
+             429: "too many outbound requests from this function"}
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,7 @@ def _failure(err: BaseException, url: str) -> RequestError:
     text = str(err)
     if text.startswith("Tunnel connection failed:"):
         status = int(text.split(":", 1)[1].split()[0]) if text.split(":", 1)[1].split() else 0
-        hint = "the domain is not allowlisted for this account" if status == 403 else "Socket is closed"
+        hint = _REFUSALS.get(status, "Socket is closed")
         return RequestError("EPROXY", f"The egress proxy refused {urlsplit(url).netloc} (HTTP {status}): {hint}",
                             proxy_status=status)
     if isinstance(err, ConnectionRefusedError):

@@ -53,23 +53,20 @@ function lowerHeaders(headers) {
   return out;
 }
 
+/** The body as request builds it: `json: true` stringifies any body (unless it is a form), `json: {..}` is the body. */
 function buildBody(options, headers) {
   let body = options.body;
   if (options.form !== undefined) {
     headers['content-type'] = headers['content-type'] || 'application/x-www-form-urlencoded';
     body = typeof options.form === 'string' ? options.form : querystring.stringify(options.form);
-  } else if (options.json && typeof options.json === 'object' && body === undefined) {
-    body = options.json;
+  } else if (options.json && typeof options.json === 'object') {
+    body = JSON.stringify(options.json);
+    headers['content-type'] = headers['content-type'] || 'application/json';
+  } else if (options.json && body !== undefined) {
+    if (!/^application\/x-www-form-urlencoded\b/.test(headers['content-type'] || '')) body = JSON.stringify(body);
+    headers['content-type'] = headers['content-type'] || 'application/json';
   }
-  if (options.json) {
-    headers.accept = headers.accept || 'application/json';
-    if (body !== undefined && !Buffer.isBuffer(body) && typeof body !== 'string') {
-      body = JSON.stringify(body);
-      headers['content-type'] = headers['content-type'] || 'application/json';
-    } else if (typeof body === 'string') {
-      headers['content-type'] = headers['content-type'] || 'application/json';
-    }
-  }
+  if (options.json) headers.accept = headers.accept || 'application/json';
   if (body === undefined || body === null) return undefined;
   return Buffer.isBuffer(body) ? body : Buffer.from(typeof body === 'string' ? body : String(body));
 }

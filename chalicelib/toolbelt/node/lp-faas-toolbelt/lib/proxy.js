@@ -44,26 +44,37 @@ function proxyTarget(proxy) {
   return proxy.socketPath ? { socketPath: proxy.socketPath } : { host: proxy.host, port: proxy.port };
 }
 
+const REFUSALS = {
+  403: 'the domain is not allowlisted for this account',
+  407: 'the proxy credentials were not accepted',
+  429: 'too many outbound requests from this function',
+};
+
 function refused(host, port, status) {
   const err = new Error(`The egress proxy refused ${authority(host, port)} (HTTP ${status}): `
-    + (status === 403 ? 'the domain is not allowlisted for this account' : 'Socket is closed'));
+    + (REFUSALS[status] || 'Socket is closed'));
   err.code = 'EPROXY';
   err.proxyStatus = status;
   return err;
 }
 
 /**
- * Open a CONNECT tunnel to host:port through the proxy.
+ * Open a CONNECT tunnel to host:port through the proxy, giving up at `deadline` (epoch ms, 0 = never).
  * @returns {Promise<import('net').Socket>} the raw socket, ready for TLS
  */
-function openTunnel(proxy, host, port) {
+function openTunnel(proxy, host, port, deadline = 0) {
   return new Promise((resolve, reject) => {
     const target = authority(host, port);
     const req = http.request({
       ...proxyTarget(proxy), method: 'CONNECT', path: target, agent: false,
       headers: proxyHeaders(proxy, { host: target }),
     });
+    if (deadline) {
+      req.setTimeout(Math.max(1, deadline - Date.now()), () => req.destroy(Object.assign(
+        new Error(`The egress proxy did not open a tunnel to ${target} in time`), { code: 'ETIMEDOUT' })));
+    }
     req.once('connect', (res, socket, head) => {
+      socket.setTimeout(0);
       if (res.statusCode !== 200) {
         socket.destroy();
         reject(refused(host, port, res.statusCode));

@@ -57,7 +57,7 @@ async function connectionFor(req) {
   const base = { method: req.method, headers: { ...req.headers, host: url.host } };
   if (url.protocol === 'https:') {
     const proxy = proxyFromEnv('https:');
-    const raw = proxy ? await openTunnel(proxy, host, port) : undefined;
+    const raw = proxy ? await openTunnel(proxy, host, port, req.deadline) : undefined;
     const socket = tls.connect({
       ...pickTls(req.tls), socket: raw, host, port: raw ? undefined : port,
       servername: net.isIP(host) ? undefined : host, ALPNProtocols: ['http/1.1'],
