@@ -59,6 +59,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = _settings(args)
+    if not settings.public_host:  # what the Toolbelt and service discovery call this gateway
+        settings = replace(settings, public_host=f"localhost:{args.port}")
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     services = build_services(settings)
     install(services)

@@ -15,6 +15,7 @@ from chalicelib.clock import Clock
 from chalicelib.config import Settings
 from chalicelib.crypto.envelope import Keyring, KmsKeyring, LocalKeyring
 from chalicelib.runtime.base import Executor
+from chalicelib.services.context_store import ContextStore
 from chalicelib.services.deployments import DeploymentService
 from chalicelib.services.domains import DomainService
 from chalicelib.services.functions import FunctionService
@@ -25,6 +26,7 @@ from chalicelib.services.provisioning import ProvisioningService
 from chalicelib.services.records import InvocationRecorder
 from chalicelib.services.repository import FunctionRepository
 from chalicelib.services.secrets import SecretService
+from chalicelib.services.toolbelt_host import ToolbeltHost
 from chalicelib.storage.base import Store
 
 
@@ -72,10 +74,12 @@ def build_executor(settings: Settings, rpc_handler: Any = None) -> Executor:
         from chalicelib.runtime.aws_lambda import LambdaExecutor
 
         return LambdaExecutor(region_name=settings.region or None)
+    from chalicelib import toolbelt
     from chalicelib.runtime.local.executor import LocalExecutor
 
     return LocalExecutor(timeout_s=settings.function_timeout_s, max_workers=settings.max_workers,
-                         insecure_sandbox=settings.insecure_sandbox, rpc_handler=rpc_handler)
+                         insecure_sandbox=settings.insecure_sandbox, rpc_handler=rpc_handler,
+                         toolbelt_node_path=toolbelt.NODE_PATH, toolbelt_python_path=toolbelt.PYTHON_PATH)
 
 
 def build_services(settings: Settings, *, store: Store | None = None, keyring: Keyring | None = None,
@@ -84,14 +88,16 @@ def build_services(settings: Settings, *, store: Store | None = None, keyring: K
     clock = clock or Clock()
     store = store or build_store(settings)
     keyring = keyring or build_keyring(settings)
-    executor = executor or build_executor(settings)
+    secrets, domains = SecretService(store, keyring, clock), DomainService(store, clock)
+    host = ToolbeltHost(ContextStore(store, clock), secrets.rpc_methods, settings.domain_map,
+                        settings.public_host or "localhost:8080", "http")
+    executor = executor or build_executor(settings, rpc_handler=host)
     repo = FunctionRepository(store)
     identity = IdentityService(store, keyring, load_signer(store, keyring), clock)
     deployments = DeploymentService(repo, executor, clock, sync=settings.sync_deployments)
     recorder = InvocationRecorder(store)
     limiter = AccountLimiter(settings.account_rate_per_s, settings.account_rate_per_s,
                              settings.account_concurrency)
-    secrets, domains = SecretService(store, keyring, clock), DomainService(store, clock)
     provisioning = ProvisioningService(store, identity, secrets, domains, settings.domain_map, settings.public_host)
     return Services(settings=settings, store=store, keyring=keyring, executor=executor, clock=clock,
                     identity=identity, functions=FunctionService(repo, clock), deployments=deployments,
