@@ -6,9 +6,13 @@ Routes call ``services()``; tests and the server install a built set with ``use_
 from __future__ import annotations
 
 import contextlib
+import os
+import stat
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from chalicelib.clock import Clock
@@ -29,6 +33,8 @@ from chalicelib.services.secrets import SecretService
 from chalicelib.services.toolbelt_host import ToolbeltHost
 from chalicelib.storage.base import Store
 
+EGRESS_TMP_PREFIX = "fngate-egress-"
+
 
 @dataclass
 class Services:
@@ -45,10 +51,17 @@ class Services:
     domains: DomainService
     provisioning: ProvisioningService
     recorder: InvocationRecorder
+    egress: Any = None  # the local executor's EgressProxy, when this factory built one
 
     def close(self) -> None:
         self.deployments.close()
         self.executor.close()
+        if self.egress is not None:
+            self.egress.close()
+            run_dir = os.path.dirname(self.egress.socket_path)
+            if os.path.basename(run_dir).startswith(EGRESS_TMP_PREFIX):  # the fallback made by egress_socket_path
+                with contextlib.suppress(OSError):
+                    os.rmdir(run_dir)
         self.recorder.close()
         self.store.close()
 
@@ -69,7 +82,28 @@ def build_keyring(settings: Settings) -> Keyring:
     return LocalKeyring(settings.key_dir)
 
 
-def build_executor(settings: Settings, rpc_handler: Any = None) -> Executor:
+def egress_socket_path(settings: Settings) -> str:
+    """<data_dir>/run/egress.sock when worker uids can traverse to it; else (the CLI makes data_dir 0700) a
+    per-process dir under the temp dir that they can traverse but not list."""
+    run = settings.data_dir.resolve() / "run"
+    if all(os.stat(d).st_mode & stat.S_IXOTH for d in (run.parent, *run.parent.parents) if d.exists()):
+        return str(run / "egress.sock")
+    private = Path(tempfile.gettempdir()) / f"{EGRESS_TMP_PREFIX}{os.getpid()}"
+    private.mkdir(mode=0o711, exist_ok=True)
+    os.chmod(private, 0o711)
+    return str(private / "egress.sock")
+
+
+def build_egress(settings: Settings, domains: DomainService) -> Any:
+    """The local executor's egress proxy (started): reads the accounts' allowlists, re-reads one when it changes."""
+    from chalicelib.runtime.egress import EgressProxy
+
+    proxy = EgressProxy(domains.allowlist_for, socket_path=egress_socket_path(settings))
+    domains.on_change.append(proxy.invalidate)
+    return proxy.start()
+
+
+def build_executor(settings: Settings, rpc_handler: Any = None, egress: Any = None) -> Executor:
     if settings.executor == "aws_lambda":
         from chalicelib.runtime.aws_lambda import LambdaExecutor
 
@@ -79,7 +113,8 @@ def build_executor(settings: Settings, rpc_handler: Any = None) -> Executor:
 
     return LocalExecutor(timeout_s=settings.function_timeout_s, max_workers=settings.max_workers,
                          insecure_sandbox=settings.insecure_sandbox, rpc_handler=rpc_handler,
-                         toolbelt_node_path=toolbelt.NODE_PATH, toolbelt_python_path=toolbelt.PYTHON_PATH)
+                         toolbelt_node_path=toolbelt.NODE_PATH, toolbelt_python_path=toolbelt.PYTHON_PATH,
+                         egress=egress)
 
 
 def build_services(settings: Settings, *, store: Store | None = None, keyring: Keyring | None = None,
@@ -91,7 +126,13 @@ def build_services(settings: Settings, *, store: Store | None = None, keyring: K
     secrets, domains = SecretService(store, keyring, clock), DomainService(store, clock)
     host = ToolbeltHost(ContextStore(store, clock), secrets.rpc_methods, settings.domain_map,
                         settings.public_host or "localhost:8080", "http")
-    executor = executor or build_executor(settings, rpc_handler=host)
+    egress = build_egress(settings, domains) if executor is None and settings.executor == "local" else None
+    try:
+        executor = executor or build_executor(settings, rpc_handler=host, egress=egress)
+    except BaseException:
+        if egress is not None:
+            egress.close()
+        raise
     repo = FunctionRepository(store)
     identity = IdentityService(store, keyring, load_signer(store, keyring), clock)
     deployments = DeploymentService(repo, executor, clock, sync=settings.sync_deployments)
@@ -102,7 +143,7 @@ def build_services(settings: Settings, *, store: Store | None = None, keyring: K
     return Services(settings=settings, store=store, keyring=keyring, executor=executor, clock=clock,
                     identity=identity, functions=FunctionService(repo, clock), deployments=deployments,
                     invocations=InvocationService(repo, deployments, executor, recorder, clock, limiter),
-                    secrets=secrets, domains=domains, provisioning=provisioning, recorder=recorder)
+                    secrets=secrets, domains=domains, provisioning=provisioning, recorder=recorder, egress=egress)
 
 
 _current: Services | None = None

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.errors import (
     FUNCTION_FAILURES,
@@ -40,6 +40,9 @@ from chalicelib.runtime.local.protocol import LineReader, LineWriter, WorkerGone
 from chalicelib.runtime.local.sandbox import SandboxPolicy, UidPool, reachable
 from chalicelib.runtime.local.worker import LoadFailed, StderrPump, Worker
 from chalicelib.runtime.local.zygote import Zygote, ZygoteError
+
+if TYPE_CHECKING:
+    from chalicelib.runtime.egress import EgressProxy
 
 log = logging.getLogger("fngate.runtime.local")
 
@@ -65,9 +68,13 @@ class LocalExecutor:
                  insecure_sandbox: bool = False, policy: SandboxPolicy | None = None,
                  rpc_handler: RpcHandler | None = None, egress_socket: str | None = None,
                  csds_domain: str | None = None, spares: int = 1, node_binary: str | None = None,
-                 toolbelt_node_path: str | None = None, toolbelt_python_path: str | None = None) -> None:
+                 toolbelt_node_path: str | None = None, toolbelt_python_path: str | None = None,
+                 egress: EgressProxy | None = None) -> None:
         self._timeout, self._queue_timeout, self._load_timeout = timeout_s, queue_timeout_s, load_timeout_s
-        self._rpc_handler, self._egress, self._csds = rpc_handler, egress_socket, csds_domain
+        self._rpc_handler, self._csds = rpc_handler, csds_domain
+        # egress: the proxy issues each loaded worker its token; egress_socket alone only passes the path on
+        self._egress_proxy = egress
+        self._egress = egress_socket or (egress.socket_path if egress is not None else None)
         self._node = node_binary or shutil.which("node")
         toolbelt_node_path = toolbelt_node_path or os.environ.get(ENV_TOOLBELT_NODE) or None
         toolbelt_python_path = toolbelt_python_path or os.environ.get(ENV_TOOLBELT_PYTHON) or None
@@ -78,6 +85,7 @@ class LocalExecutor:
         self._work_root = tempfile.mkdtemp(prefix=f"{ROOT_PREFIX}{os.getpid()}-")
         os.chmod(self._work_root, 0o711)  # workers may traverse to their own dir, never list the others
         self._node_script = self._stage(HERE / "worker_node.js")
+        self._stage(HERE.parent / "egress_relay.js")  # worker_node.js requires it from its own dir
         atexit.register(shutil.rmtree, self._work_root, True)
         self._zygote = Zygote(os.path.realpath(sys.executable), self._work_root, BASE_ENV,
                               [toolbelt_python_path] if toolbelt_python_path else [])
@@ -197,6 +205,9 @@ class LocalExecutor:
             spares.refill()
 
     def _load(self, worker: Worker, target: Target, load: dict[str, Any]) -> Worker:
+        if self._egress_proxy is not None:  # one token per worker, retired with it (_retire)
+            worker.egress_token = self._egress_proxy.register(target.account_id, target.function_uuid)
+            load = {**load, "env": {**load["env"], "FNGATE_EGRESS_TOKEN": worker.egress_token}}
         try:
             worker.load(load, time.monotonic() + self._load_timeout)
         except LoadFailed:
@@ -208,6 +219,9 @@ class LocalExecutor:
     def _retire(self, worker: Worker) -> None:
         """Kill now (pidfd); sweep its uid and private dir in the background, then free the uid."""
         worker.kill()
+        if worker.egress_token is not None and self._egress_proxy is not None:
+            self._egress_proxy.unregister(worker.egress_token)
+            worker.egress_token = None
         self._chores.put(lambda: self._sweep(worker.uid, worker.pid, worker.workdir))
 
     def _sweep(self, uid: int | None, pgid: int | None, workdir: str | None) -> None:

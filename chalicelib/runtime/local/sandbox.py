@@ -2,7 +2,7 @@
 
 A worker runs as its own unprivileged uid (one per live worker, from ``uid_base``), so RLIMIT_NPROC bounds its
 tasks (it is ignored for root) and no worker can signal or ptrace another; in its own network namespace (only a
-downed loopback: no network at all until the egress relay lands); with rlimits on memory, CPU, files and
+loopback: no way out but the egress relay, which pipes to the gateway's proxy); with rlimits on memory, CPU, files and
 processes; with PR_SET_NO_NEW_PRIVS, and PR_SET_PDEATHSIG(SIGKILL) so it dies with the zygote, which dies with the
 gateway. The child-side functions run in the zygote's forked child (stdlib only: loaded by path there).
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import fcntl
+import importlib.util
 import os
 import resource
 import shutil
@@ -22,6 +23,7 @@ import tempfile
 import threading
 from collections import deque
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 CLONE_NEWNET = 0x40000000
@@ -29,6 +31,7 @@ PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_CHILD_SUBREAPER = 36
+RELAY_MODULE = "_fngate_egress_relay"  # egress_relay.py, loaded by path (the zygote has no package to import)
 _MB = 1 << 20
 
 
@@ -139,6 +142,20 @@ def unshare_network() -> None:
     _check(_libc.unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)")
 
 
+def egress_relay() -> Any:
+    """The stdlib-only egress_relay module (one dir up), loaded by path once; the zygote preloads it as root, so
+    its forked workers (and the workers' own code, under sys.modules[RELAY_MODULE]) never read the file."""
+    module = sys.modules.get(RELAY_MODULE)
+    if module is None:
+        spec = importlib.util.spec_from_file_location(RELAY_MODULE,
+                                                      Path(__file__).resolve().parent.parent / "egress_relay.py")
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[RELAY_MODULE] = module
+        spec.loader.exec_module(module)
+    return module
+
+
 def drop_to(uid: int) -> None:
     """Become ``uid``/``uid`` with no supplementary groups; keep /proc/self readable (it is how imports reach the
     interpreter's files, see route_imports)."""
@@ -150,7 +167,8 @@ def drop_to(uid: int) -> None:
 
 def enter(spec: dict[str, Any], parent_pid: int) -> None:
     """Confine the calling (freshly forked, single-threaded) child. Order matters: unshare needs root, so it
-    precedes the uid drop; NPROC is set before the drop so the drop is judged against it."""
+    precedes the uid drop, and so does raising the new namespace's loopback (needs CAP_NET_ADMIN there; the egress
+    relay listens on it); NPROC is set before the drop so the drop is judged against it."""
     os.setsid()
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent_pid:  # the zygote died between fork and prctl
@@ -159,6 +177,7 @@ def enter(spec: dict[str, Any], parent_pid: int) -> None:
         resource.setrlimit(getattr(resource, name), (soft, hard))
     if spec.get("isolate_network"):
         unshare_network()
+        egress_relay().bring_loopback_up()
     if spec.get("workdir"):
         os.chdir(spec["workdir"])
     if spec.get("uid") is not None:

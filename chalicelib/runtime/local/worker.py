@@ -47,6 +47,7 @@ class Worker:
     stderr_fd: int
     recycle: bool = False  # retire instead of returning to the idle list
     alive: bool = True
+    egress_token: str | None = None  # its egress proxy password, while it serves a target
 
     def load(self, message: dict[str, Any], deadline: float) -> str:
         """Send the code; wait for ready (returns the detected form) or raise LoadFailed."""

@@ -251,10 +251,12 @@ function compile(code) {
   return fn;
 }
 
-function load(msg) {
+async function load(msg) {
   try {
     for (const key of Object.keys(process.env)) delete process.env[key];
     Object.assign(process.env, msg.env || {});
+    // before any user code: the relay on this worker's loopback and HTTP(S)_PROXY pointing at it (staged beside us)
+    if (process.env.FNGATE_EGRESS_SOCKET) await require(path.join(__dirname, 'egress_relay.js')).startFromEnv();
     if (msg.limits) limits = { entries: msg.limits.log_entries, chars: msg.limits.log_chars };
     lambdaFn = compile(msg.code);
     callbackForm = lambdaFn.length >= 2;

@@ -42,6 +42,7 @@ except ImportError:
 CUSTOM_FAILURE, RUNTIME_EXCEPTION, TIMEOUT, LOG_LIMIT = book.CUSTOM_FAILURE, "runtime-exception", "timeout", "log-limit"
 RPC_FAILED, RPC_NO_INVOCATION = "com.fngate.rpc.failed", "com.fngate.rpc.no-invocation"
 TIMEOUT_MESSAGE = "Lambda Execution is taking too long"
+EGRESS_SOCKET = "FNGATE_EGRESS_SOCKET"
 
 RUNTIME_ERRORS: tuple[type[BaseException], ...] = (
     TypeError, NameError, AttributeError, LookupError, ArithmeticError, AssertionError, ImportError, SyntaxError,
@@ -148,6 +149,8 @@ def load(msg: dict[str, Any]) -> None:
     global _handler, _form
     os.environ.clear()
     os.environ.update(msg.get("env") or {})
+    if os.environ.get(EGRESS_SOCKET):
+        _egress_relay().start_from_env()  # before any user code: HTTP(S)_PROXY → the relay on our loopback
     limits = msg.get("limits") or {}
     book.limits[:] = [int(limits.get("log_entries", 10)), int(limits.get("log_chars", 5000))]
     module = types.ModuleType("index")
@@ -161,6 +164,14 @@ def load(msg: dict[str, Any]) -> None:
                   if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)]
     _handler = handler
     _form = "callback" if len(positional) >= 2 else "async"  # an async callback-form handler is awaited too
+
+
+def _egress_relay() -> Any:
+    """egress_relay.py: preloaded by the zygote (sandbox.egress_relay); the package's copy outside it (tests)."""
+    module = sys.modules.get("_fngate_egress_relay")
+    if module is None:
+        from chalicelib.runtime import egress_relay as module
+    return module
 
 
 def _load_error(exc: BaseException) -> str:

@@ -49,6 +49,7 @@ class _Server:
     def __init__(self, sock: socket.socket, work_root: str, extra_paths: list[str]) -> None:
         self.sock, self.work_root, self.pid = sock, work_root, os.getpid()
         self.sandbox = _load("sandbox")
+        self.sandbox.egress_relay()  # preloaded here (root): workers start it without reading the project's files
         _load("worker_python_logs")  # before worker_python, which imports it under this name
         self.worker = _load("worker_python")
         self.worker.prepare(extra_paths, self.sandbox.route_imports)

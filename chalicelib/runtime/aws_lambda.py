@@ -1,0 +1,399 @@
+"""LambdaExecutor: one AWS Lambda per function, running the same worker code as the local executor.
+
+Each function becomes a Lambda named ``prefix + sha256(account/uuid)[:20]`` whose handler is the runtime shim
+(lambda_shim/handler.py, which starts local/worker_python.py or local/worker_node.js once per container and relays
+each invocation over their pipe protocol), so the programming model and its error kinds are the local ones. A deploy
+updates code and configuration, waits until Lambda has applied them, publishes a version, checks on that version
+that the code loads (BuildFailed otherwise, with the alias left where it was), then points the alias ``live`` at it
+and deletes versions older than the one it replaced. Invocations go to ``live``.
+
+Packaging — two modes:
+
+* container image (``image_uri``; the production choice): one image for every function holding python3.11, node
+  and the shim with ``local/`` beside it (and optionally the toolbelts, via FNGATE_TOOLBELT_*_PATH in the image).
+  An image cannot hold per-function code, so the executor sends the bundle (code, env, limits) with each event;
+* zip (the default ``package_builder``): the shim, the worker scripts and the bundle on the python3.11 runtime.
+  That runtime has no ``node`` binary, so deploying a Node function without ``image_uri`` raises DeployFailed
+  (no Node layer is attached: the image already carries node, and one artefact is easier to keep patched).
+
+The function sees its own environment variables plus the platform's runtime ids (X_LIVEPERSON_*), delivered in
+the bundle (Lambda's 4 KB environment limit is too small for 512 variables); the Lambda's own environment is not
+used, and nothing of the gateway's reaches it. Errors: the shim's ``kind`` → FUNCTION_FAILURES; a shim crash
+→ RuntimeException; Lambda's "Task timed out" → ExecutionTimeExceeded; throttling → TooManyRequests(retry_after=1);
+a missing function or alias → LambdaNotDeployed (an Unavailable); anything else from AWS → Unavailable. Control
+plane calls retry conflicts and throttling with backoff. Not yet: toolbelt RPC and the egress allowlist inside
+Lambda (see the shim's docstring).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import random
+import re
+import threading
+import time
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from chalicelib.domain.errors import (
+    FUNCTION_FAILURES,
+    BuildFailed,
+    DeployFailed,
+    ExecutionTimeExceeded,
+    RuntimeException,
+    TooManyRequests,
+    Unavailable,
+)
+from chalicelib.domain.limits import LOG_CHARS_MAX, LOG_ENTRIES_MAX
+from chalicelib.domain.runtimes import find_runtime
+from chalicelib.runtime.base import Outcome, Target
+from chalicelib.runtime.lambda_shim.handler import package_files
+
+log = logging.getLogger("fngate.runtime.aws_lambda")
+
+ALIAS = "live"
+SHIM_HANDLER = "lambda_shim.handler.handle"
+ZIP_RUNTIME = "python3.11"
+LAMBDA_GRACE_S = 5  # the Lambda outlives the worker's own timer, so the shim can answer the timeout with logs
+HASH_CHARS = 20
+NAME_MAX = 64
+HERE = Path(__file__).resolve().parent
+SHIM_FILES = ("lambda_shim/__init__.py", "lambda_shim/handler.py")
+WORKER_FILES = ("local/protocol.py", "local/worker_python.py", "local/worker_python_logs.py", "local/worker_node.js")
+RETRYABLE = frozenset({"ResourceConflictException", "TooManyRequestsException", "ThrottlingException",
+                       "ServiceException", "ResourceNotReadyException"})
+REJECTED = frozenset({"InvalidParameterValueException", "InvalidRequestContentException", "RequestTooLargeException",
+                      "CodeStorageExceededException", "CodeVerificationFailedException"})
+_ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed: the same target always builds the same bytes (and CodeSha256)
+
+
+class LambdaNotDeployed(Unavailable):
+    """Lambda has no function (or no ``live`` alias) for this function: it was never deployed there, or deleted."""
+
+
+# -- packaging --------------------------------------------------------------------------------------------------------
+def lambda_name(prefix: str, account_id: str, function_uuid: str) -> str:
+    """Stable, valid and short: Lambda names allow [A-Za-z0-9-_] and 64 characters."""
+    return prefix + hashlib.sha256(f"{account_id}/{function_uuid}".encode()).hexdigest()[:HASH_CHARS]
+
+
+def make_bundle(target: Target, language: str, csds_domain: str = "") -> dict[str, Any]:
+    """What the shim hands its worker: the code, the function's own env plus the runtime ids, the log caps."""
+    env = {**target.environment, "X_LIVEPERSON_BRAND_ID": target.account_id,
+           "X_LIVEPERSON_PROJECT_ID": target.account_id, "X_LIVEPERSON_FUNCTION_UUID": target.function_uuid}
+    if csds_domain:
+        env["X_LIVEPERSON_CSDS_DOMAIN"] = csds_domain
+    return {"runtime": target.runtime, "language": language, "code": target.code, "env": env,
+            "limits": {"log_entries": LOG_ENTRIES_MAX, "log_chars": LOG_CHARS_MAX}}
+
+
+def build_zip(bundle: dict[str, Any]) -> bytes:
+    """The zip package: lambda_shim/, local/ (worker scripts + protocol.py), runtime.json and the function file."""
+    files = {name: (HERE / name).read_bytes() for name in (*SHIM_FILES, *WORKER_FILES)}
+    files.update(package_files(bundle))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in sorted(files):
+            info = zipfile.ZipInfo(name, _ZIP_DATE)
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, files[name])
+    return buffer.getvalue()
+
+
+# -- the boto3 edge ---------------------------------------------------------------------------------------------------
+class LambdaApi:
+    """The few Lambda calls the executor makes, typed, raising fngate errors only (chalice's TypedAWSClient habit).
+
+    Control-plane calls retry RETRYABLE errors with jittered exponential backoff, then raise Unavailable; invoke
+    never retries (it is not idempotent) and maps throttling to TooManyRequests.
+    """
+
+    def __init__(self, client: Any, *, sleep: Callable[[float], None] = time.sleep, attempts: int = 5,
+                 base_delay_s: float = 0.2, wait_s: float = 300.0) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        self._client, self._sleep, self._attempts = client, sleep, attempts
+        self._base_delay, self._wait_s = base_delay_s, wait_s
+        self._client_error, self._boto_error = ClientError, BotoCoreError
+
+    def configuration(self, name: str, qualifier: str | None = None) -> dict[str, Any] | None:
+        params = {"FunctionName": name, **({"Qualifier": qualifier} if qualifier else {})}
+        return self._control("get_function_configuration", missing_ok=True, **params)
+
+    def create(self, **params: Any) -> dict[str, Any]:
+        return self._control("create_function", **params)
+
+    def update_code(self, name: str, **code: Any) -> None:
+        self._control("update_function_code", FunctionName=name, Publish=False, **code)
+
+    def update_configuration(self, name: str, **params: Any) -> None:
+        self._control("update_function_configuration", FunctionName=name, **params)
+
+    def publish_version(self, name: str) -> str:
+        return str(self._control("publish_version", FunctionName=name)["Version"])
+
+    def point_alias(self, name: str, alias: str, version: str) -> str | None:
+        """Create or move the alias; returns the version it pointed at before (None if it is new)."""
+        current = self._control("get_alias", missing_ok=True, FunctionName=name, Name=alias)
+        if current is None:
+            self._control("create_alias", FunctionName=name, Name=alias, FunctionVersion=version)
+            return None
+        self._control("update_alias", FunctionName=name, Name=alias, FunctionVersion=version)
+        return str(current.get("FunctionVersion"))
+
+    def versions(self, name: str) -> list[str]:
+        found: list[str] = []
+        marker: dict[str, str] = {}
+        while True:
+            page = self._control("list_versions_by_function", FunctionName=name, **marker)
+            found += [str(v["Version"]) for v in page.get("Versions", [])]
+            if not page.get("NextMarker"):
+                return found
+            marker = {"Marker": page["NextMarker"]}
+
+    def delete(self, name: str, qualifier: str | None = None) -> None:
+        """Idempotent: a function (or version) that is already gone is fine."""
+        params = {"FunctionName": name, **({"Qualifier": qualifier} if qualifier else {})}
+        self._control("delete_function", missing_ok=True, **params)
+
+    def wait_ready(self, name: str, qualifier: str | None = None) -> dict[str, Any]:
+        """Poll until Lambda has applied the last change (State Active, LastUpdateStatus Successful), bounded."""
+        waited, delay = 0.0, 0.25
+        while True:
+            config = self.configuration(name, qualifier)
+            if config is None:
+                raise LambdaNotDeployed(detail=f"AWS Lambda has no function {name}")
+            state, update = config.get("State"), config.get("LastUpdateStatus")
+            if "Failed" in (state, update):
+                reason = config.get("StateReason") or config.get("LastUpdateStatusReason") or "no reason given"
+                raise DeployFailed(detail=f"AWS Lambda could not prepare {name}: {reason}")
+            if state in (None, "Active", "Inactive") and update in (None, "Successful"):
+                return config
+            if waited >= self._wait_s:
+                raise DeployFailed(detail=f"AWS Lambda function {name} is still {state}/{update} after {waited:.0f} s")
+            self._sleep(delay)
+            waited, delay = waited + delay, min(delay * 2, 5.0)
+
+    def invoke(self, name: str, qualifier: str, payload: bytes) -> tuple[bytes, str | None]:
+        """One synchronous call: (the response payload, Lambda's FunctionError or None)."""
+        try:
+            response = self._client.invoke(FunctionName=name, Qualifier=qualifier, InvocationType="RequestResponse",
+                                           Payload=payload)
+            return response["Payload"].read(), response.get("FunctionError")
+        except self._client_error as err:
+            code, message = _error(err)
+            if code == "TooManyRequestsException":
+                raise TooManyRequests(detail="AWS Lambda is throttling this function; retry shortly",
+                                      retry_after=1) from None
+            if code == "ResourceNotFoundException":
+                raise LambdaNotDeployed(detail=f"AWS Lambda has no deployed function {name}:{qualifier}") from None
+            raise Unavailable(detail=f"AWS Lambda invoke failed: {code}: {message}") from None
+        except self._boto_error as err:
+            raise Unavailable(detail=f"AWS Lambda is unreachable: {err}") from None
+
+    def _control(self, operation: str, *, missing_ok: bool = False, **params: Any) -> Any:
+        for attempt in range(self._attempts):
+            try:
+                return getattr(self._client, operation)(**params)
+            except self._client_error as err:
+                code, message = _error(err)
+                if code == "ResourceNotFoundException":
+                    if missing_ok:
+                        return None
+                    raise LambdaNotDeployed(detail=f"AWS Lambda {operation}: {message}") from None
+                if code in REJECTED:
+                    raise DeployFailed(detail=f"AWS Lambda rejected {operation}: {message}") from None
+                if code not in RETRYABLE:
+                    raise Unavailable(detail=f"AWS Lambda {operation} failed: {code}: {message}") from None
+                if attempt + 1 == self._attempts:
+                    raise Unavailable(detail=f"AWS Lambda is busy ({code}) after {self._attempts} tries of "
+                                             f"{operation}; try again") from None
+            except self._boto_error as err:
+                raise Unavailable(detail=f"AWS Lambda is unreachable: {err}") from None
+            self._sleep(self._base_delay * 2**attempt * (0.5 + random.random() / 2))
+        raise AssertionError("unreachable")
+
+
+def _error(err: Any) -> tuple[str, str]:
+    error = err.response.get("Error", {})
+    return str(error.get("Code", "")), str(error.get("Message", ""))
+
+
+def _default_client(region_name: str | None, read_timeout_s: int) -> Any:
+    """A client that never retries on its own (LambdaApi decides) and waits long enough for a full run."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(retries={"mode": "standard", "total_max_attempts": 1}, read_timeout=read_timeout_s,
+                    connect_timeout=5, max_pool_connections=64)
+    return boto3.client("lambda", region_name=region_name, config=config)
+
+
+# -- results ----------------------------------------------------------------------------------------------------------
+def outcome_of(raw: bytes, function_error: str | None, duration_ms: float) -> Outcome:
+    """The shim's answer → an Outcome, or the domain error it stands for."""
+    try:
+        answer = json.loads(raw or b"null")
+    except ValueError:
+        raise Unavailable(detail="The function's Lambda answered something that is not JSON") from None
+    if function_error:  # the shim itself failed: an uncaught error in it, or Lambda stopped it
+        message = str(answer.get("errorMessage", "")) if isinstance(answer, dict) else ""
+        if "Task timed out" in message:
+            raise ExecutionTimeExceeded()
+        raise RuntimeException(f"The function's Lambda runtime failed: {message[:300] or function_error}")
+    if not isinstance(answer, dict):
+        raise Unavailable(detail="The function's Lambda answered an unexpected value")
+    if answer.get("op") == "load-error":
+        raise RuntimeException(str(answer.get("message") or "The code could not be loaded"))
+    if answer.get("op") != "result":
+        raise Unavailable(detail=f"The function's Lambda could not run it: {answer.get('message') or answer}")
+    logs = answer.get("logs") or []
+    if answer.get("ok"):
+        return Outcome(result=answer.get("result"), logs=logs, duration_ms=duration_ms)
+    kind = str(answer.get("kind"))
+    error = FUNCTION_FAILURES.get(kind, RuntimeException)
+    text = answer.get("message") if kind in ("custom-failure", "runtime-exception") else None
+    raise error(text, logs=logs)
+
+
+class LambdaExecutor:
+    """The Executor protocol over AWS Lambda (see the module docstring)."""
+
+    def __init__(self, client: Any = None, *, region_name: str | None = None, role_arn: str = "",
+                 function_prefix: str = "fngate-fn-", image_uri: str = "", memory_mb: int = 256, timeout_s: int = 30,
+                 package_builder: Callable[[Target], bytes] | None = None, sleep: Callable[[float], None] = time.sleep,
+                 csds_domain: str = "", verify: bool = True, wait_s: float = 300.0) -> None:
+        if not re.fullmatch(r"[A-Za-z0-9_-]*", function_prefix) or len(function_prefix) + HASH_CHARS > NAME_MAX:
+            raise ValueError(f"function_prefix must match [A-Za-z0-9_-]* and be at most {NAME_MAX - HASH_CHARS} long")
+        self._client, self._region, self._role_arn = client, region_name, role_arn
+        self._prefix, self._image_uri, self._csds = function_prefix, image_uri, csds_domain
+        self._memory_mb, self._timeout_s, self._verify = max(128, memory_mb), timeout_s, verify
+        self._build = package_builder or (lambda target: build_zip(self._bundle(target)))
+        self._sleep, self._wait_s = sleep, wait_s
+        self._api: LambdaApi | None = None
+        self._owns_client = client is None
+        self._lock = threading.Lock()
+
+    @property
+    def api(self) -> LambdaApi:
+        """The typed client, made on first use (boto3 is imported only by gateways that run on Lambda)."""
+        with self._lock:
+            if self._api is None:
+                client = self._client or _default_client(self._region, self._timeout_s + LAMBDA_GRACE_S + 10)
+                self._client = client
+                self._api = LambdaApi(client, sleep=self._sleep, wait_s=self._wait_s)
+            return self._api
+
+    def function_name(self, account_id: str, function_uuid: str) -> str:
+        return lambda_name(self._prefix, account_id, function_uuid)
+
+    # -- Executor protocol ----------------------------------------------------------------------------------------
+    def deploy(self, target: Target) -> None:
+        """Create or update the function's Lambda, prove the code loads, then move ``live`` to the new version."""
+        bundle = self._bundle(target)
+        if not self._role_arn:
+            raise DeployFailed(detail="No execution role configured for AWS Lambda functions (role_arn)")
+        name = self.function_name(target.account_id, target.function_uuid)
+        try:
+            self._put_function(name, target)
+            self.api.wait_ready(name)
+            version = self.api.publish_version(name)
+            self.api.wait_ready(name, version)
+            if self._verify:
+                self._check(name, version, bundle)
+            previous = self.api.point_alias(name, ALIAS, version)
+        except (Unavailable, TooManyRequests) as err:
+            raise DeployFailed(detail=f"Could not deploy to AWS Lambda: {err}") from None
+        self._prune(name, keep={version, previous or version})
+
+    def undeploy(self, account_id: str, function_uuid: str) -> None:
+        """Delete the Lambda with all its versions and its alias; fine if it is already gone."""
+        self.api.delete(self.function_name(account_id, function_uuid))
+
+    def invoke(self, target: Target, event: dict[str, Any], *, timeout_s: float | None = None) -> Outcome:
+        limit = self._timeout_s if timeout_s is None else min(timeout_s, self._timeout_s)
+        request: dict[str, Any] = {"op": "invoke", "input": event, "timeout_ms": max(1, int(limit * 1000))}
+        if self._image_uri:
+            request["bundle"] = self._bundle(target)
+        payload = json.dumps(request, separators=(",", ":")).encode()
+        started = time.perf_counter()
+        raw, function_error = self.api.invoke(self.function_name(target.account_id, target.function_uuid), ALIAS,
+                                              payload)
+        return outcome_of(raw, function_error, (time.perf_counter() - started) * 1000)
+
+    def close(self) -> None:
+        """Close the HTTP pool of a client this executor made (an injected one belongs to the caller)."""
+        close = getattr(self._client, "close", None)
+        if self._owns_client and callable(close):
+            close()
+
+    # -- deploy steps -----------------------------------------------------------------------------------------------
+    def _bundle(self, target: Target) -> dict[str, Any]:
+        runtime = find_runtime(target.runtime)
+        if runtime is None:
+            raise BuildFailed(detail=f"Unsupported runtime {target.runtime!r}")
+        if runtime.language == "node" and not self._image_uri:
+            raise DeployFailed(detail="Node.js functions need the fngate container image on AWS Lambda (image_uri): "
+                                      "the python3.11 zip runtime has no node binary")
+        return make_bundle(target, runtime.language, self._csds)
+
+    def _put_function(self, name: str, target: Target) -> None:
+        """Create the Lambda, or update its code then its configuration (waiting for each change to apply)."""
+        package_type = "Image" if self._image_uri else "Zip"
+        code = {"ImageUri": self._image_uri} if self._image_uri else {"ZipFile": self._build(target)}
+        settings = self._settings(target)
+        existing = self.api.configuration(name)
+        if existing is not None and existing.get("PackageType", "Zip") != package_type:
+            log.info("recreating %s: its package type changes to %s", name, package_type)
+            self.api.delete(name)  # Lambda cannot change a function's package type in place
+            existing = None
+        if existing is None:
+            self.api.create(FunctionName=name, PackageType=package_type, Code=code, Publish=False,
+                            Tags={"fngate:account": target.account_id, "fngate:function": target.function_uuid},
+                            **settings)
+            return
+        self.api.wait_ready(name)
+        self.api.update_code(name, **code)
+        self.api.wait_ready(name)
+        self.api.update_configuration(name, **settings)
+
+    def _settings(self, target: Target) -> dict[str, Any]:
+        settings: dict[str, Any] = {
+            "Role": self._role_arn, "MemorySize": self._memory_mb, "Timeout": self._timeout_s + LAMBDA_GRACE_S,
+            "Description": f"fngate {target.account_id}/{target.function_uuid} {target.function_name}"[:256],
+            "Environment": {"Variables": {}}}
+        if self._image_uri:
+            settings["ImageConfig"] = {"Command": [SHIM_HANDLER]}
+        else:
+            settings.update(Runtime=ZIP_RUNTIME, Handler=SHIM_HANDLER)
+        return settings
+
+    def _check(self, name: str, version: str, bundle: dict[str, Any]) -> None:
+        """Load the code on the new version before any traffic reaches it: a build error keeps the old alias."""
+        request: dict[str, Any] = {"op": "check", **({"bundle": bundle} if self._image_uri else {})}
+        raw, function_error = self.api.invoke(name, version, json.dumps(request).encode())
+        try:
+            answer = json.loads(raw or b"null")
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict) or function_error:
+            raise DeployFailed(detail=f"The function's Lambda did not start: {str(raw[:300], 'utf-8', 'replace')}")
+        if answer.get("op") == "load-error":
+            raise BuildFailed(detail=str(answer.get("message") or "The code could not be loaded"))
+        if answer.get("op") != "ready":
+            raise DeployFailed(detail=f"The function's Lambda could not load it: {answer.get('message') or answer}")
+
+    def _prune(self, name: str, keep: set[str]) -> None:
+        """Delete published versions other than the live one and the one it replaced; best effort."""
+        try:
+            for version in self.api.versions(name):
+                if version.isdigit() and version not in keep:
+                    self.api.delete(name, version)
+        except Unavailable as err:
+            log.warning("could not prune old versions of %s: %s", name, err)

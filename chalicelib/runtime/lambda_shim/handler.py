@@ -1,0 +1,364 @@
+"""The Lambda runtime shim: starts one worker per container (cold start) and relays each invocation to it.
+
+Why a shim and not a handler per language: the local executor's worker scripts (local/worker_python.py,
+local/worker_node.js) hold the whole programming model — both forms, the error kinds, log capture and caps, the
+soft timeout — so running those same scripts here makes a function behave on AWS exactly as it does locally. The
+shim speaks their pipe protocol with local/protocol.py (stdlib-only, loaded by path) and answers LambdaExecutor.
+
+Events (from chalicelib.runtime.aws_lambda.LambdaExecutor) and answers::
+
+    {"op": "invoke", "input": <any>, "timeout_ms": 30000, "bundle"?: {...}}
+        → the worker's result without id/recycle: {"op": "result", "ok": true, "result": ..., "logs": [...]}
+                                                | {"op": "result", "ok": false, "kind": KIND, "message", "logs"}
+    {"op": "check", "bundle"?: {...}}        → {"op": "ready", "form": "callback" | "async"}   (deploy: does it load?)
+    either → {"op": "load-error", "message"}   (the code does not load: a build error)
+           | {"op": "shim-error", "message"}   (the platform is wrong: no code, no node binary)
+
+The bundle is what a worker needs: {"runtime", "language", "code", "env", "limits"}. A zip package carries it as
+runtime.json (all but the code) plus function.py or function.js at the package root. A container image cannot
+carry per-function code, so there the executor sends the bundle with every event (≤ 100 kB of code) and the shim
+keeps its worker while the bundle's digest is unchanged: the gateway, the only caller, stays the authority on which
+code is live (no window where a just-published version refuses the previous code during a redeploy). Workers start
+with a minimal environment and then see only the bundle's ``env``, never the Lambda's own variables (the execution
+role's credentials are among them).
+
+Not here yet: toolbelt RPC (a worker's rpc requests are answered "unavailable": no gateway host runs in the Lambda)
+and the egress allowlist (the Lambda's network is whatever its VPC configuration allows).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import importlib.util
+import itertools
+import json
+import os
+import shutil
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+RUNTIME_FILE = "runtime.json"
+CODE_FILES = {"python": "function.py", "node": "function.js"}
+BUNDLE_KEYS = ("runtime", "language", "code", "env", "limits")
+ENV_BUNDLE_DIR = "FNGATE_BUNDLE_DIR"
+ENV_WORKER_DIR = "FNGATE_WORKER_DIR"
+ENV_NODE = "FNGATE_NODE_BINARY"
+ENV_TOOLBELT_NODE = "FNGATE_TOOLBELT_NODE_PATH"
+ENV_TOOLBELT_PYTHON = "FNGATE_TOOLBELT_PYTHON_PATH"
+BASE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp"}
+LOAD_TIMEOUT_S = 10.0
+GRACE_S = 0.25  # the worker reports its own timeout (with logs); past this the shim kills it
+LAMBDA_MARGIN_MS = 300  # answer before Lambda itself stops the container
+DEFAULT_TIMEOUT_MS = 30_000
+TIMEOUT_MESSAGE = "Lambda Execution is taking too long"
+CRASHED = "The function's worker process crashed or exited during the invocation"
+NO_TOOLBELT_HOST = "The toolbelt host is not reachable from AWS Lambda"
+
+_PYTHON_BOOT = """
+import importlib.util, sys
+def load(name):
+    spec = importlib.util.spec_from_file_location("_fngate_" + name, sys.argv[1] + "/" + name + ".py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+load("worker_python_logs")
+worker = load("worker_python")
+worker.prepare([p for p in sys.argv[2:] if p], lambda: None)
+worker.main()
+"""
+
+
+class ShimError(Exception):
+    """The platform cannot run the function (no code, a missing binary): not the function's fault."""
+
+
+class LoadError(Exception):
+    """The function's code does not load (the worker said load-error, exited, or hung while loading)."""
+
+
+# -- the bundle (its format lives here only; LambdaExecutor builds packages with these helpers) ------------------------
+def bundle_digest(bundle: dict[str, Any]) -> str:
+    """A stable digest of what a worker runs: the shim reloads its worker only when this changes."""
+    canonical = {key: bundle.get(key) for key in BUNDLE_KEYS}
+    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def package_files(bundle: dict[str, Any]) -> dict[str, bytes]:
+    """The bundle as files at the package root: runtime.json and function.py / function.js."""
+    meta = {key: bundle[key] for key in BUNDLE_KEYS if key != "code"}
+    return {RUNTIME_FILE: json.dumps(meta, sort_keys=True, indent=1).encode(),
+            CODE_FILES[bundle["language"]]: str(bundle["code"]).encode()}
+
+
+def read_package(root: Path) -> dict[str, Any] | None:
+    """The bundle a zip package carries, or None when there is none (image mode)."""
+    meta_path = root / RUNTIME_FILE
+    if not meta_path.is_file():
+        return None
+    try:
+        meta = json.loads(meta_path.read_text("utf-8"))
+        return {**meta, "code": (root / CODE_FILES[meta["language"]]).read_text("utf-8")}
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ShimError(f"The packaged function is unreadable: {err}") from None
+
+
+# -- protocol messages (framing and kinds come from local/protocol.py) -------------------------------------------------
+def load_protocol(worker_dir: Path) -> ModuleType:
+    """local/protocol.py by path: the zip holds no chalicelib package, and this keeps one copy of the framing."""
+    name = "_fngate_protocol"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, worker_dir / "protocol.py")
+    if spec is None or spec.loader is None:
+        raise ShimError(f"No worker protocol module in {worker_dir}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except OSError as err:
+        del sys.modules[name]
+        raise ShimError(f"No worker protocol module in {worker_dir}: {err}") from None
+    return module
+
+
+def load_message(bundle: dict[str, Any]) -> dict[str, Any]:
+    return {"op": "load", "code": bundle["code"], "env": {**BASE_ENV, **(bundle.get("env") or {})},
+            "limits": bundle.get("limits") or {}}
+
+
+def invoke_message(invocation_id: int, event_input: Any, timeout_ms: int) -> dict[str, Any]:
+    return {"id": invocation_id, "op": "invoke", "input": event_input, "timeout_ms": timeout_ms}
+
+
+def rpc_refusal(request: dict[str, Any], code: str) -> dict[str, Any]:
+    return {"op": "rpc-result", "rid": request.get("rid"), "ok": False, "code": code, "message": NO_TOOLBELT_HOST}
+
+
+def failure(kind: str, message: str) -> dict[str, Any]:
+    return {"op": "result", "ok": False, "kind": kind, "message": message, "logs": []}
+
+
+def _remaining_ms(context: Any) -> int | None:
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    return int(remaining()) if callable(remaining) else None
+
+
+def _timeout_ms(requested: Any, remaining_ms: int | None) -> int:
+    """The caller's limit, cut so the shim still answers (with the worker's logs) before Lambda's own timeout."""
+    timeout = int(requested) if isinstance(requested, int | float) and requested > 0 else DEFAULT_TIMEOUT_MS
+    if remaining_ms is not None:
+        timeout = min(timeout, remaining_ms - LAMBDA_MARGIN_MS - int(GRACE_S * 1000))
+    return max(1, timeout)
+
+
+def _high_fd(fd: int) -> int:
+    """Move ``fd`` above the descriptors posix_spawn rewires (0 and 3), so no dup2 lands on itself."""
+    high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
+    os.close(fd)
+    return high
+
+
+# -- the worker process -----------------------------------------------------------------------------------------------
+@dataclass(eq=False)
+class _Worker:
+    pid: int
+    reader: Any  # protocol.LineReader
+    writer: Any  # protocol.LineWriter
+    digest: str
+    form: str = ""
+
+    def exited(self) -> bool:
+        """Whether the process is gone (it stays unreaped, so its pid and group stay ours until kill())."""
+        try:
+            return os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+        except ChildProcessError:
+            return True
+
+    def kill(self) -> None:
+        """SIGKILL the worker's process group (whatever the function forked too), then reap it."""
+        with contextlib.suppress(OSError):
+            os.killpg(self.pid, signal.SIGKILL)
+        for fd in (self.reader.fd, self.writer.fd):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self.pid, 0)
+
+
+class Shim:
+    """One container's state: the loaded worker (at most one) and how to start another."""
+
+    def __init__(self, *, worker_dir: Path, bundle_dir: Path | None = None,
+                 node_binary: str | None = None, python: str = sys.executable, node_heap_mb: int = 192,
+                 toolbelt_node_path: str = "", toolbelt_python_path: str = "") -> None:
+        self.worker_dir, self.bundle_dir = worker_dir, bundle_dir
+        self.node_binary, self.python, self.node_heap_mb = node_binary, python, node_heap_mb
+        self.toolbelt_node_path, self.toolbelt_python_path = toolbelt_node_path, toolbelt_python_path
+        self._protocol: ModuleType | None = None
+        self._packaged: dict[str, Any] | None = None
+        self._worker: _Worker | None = None
+        self._ids = itertools.count(1)
+
+    @classmethod
+    def from_environment(cls) -> Shim:
+        """The shim as a Lambda container runs it: locations and binaries from the environment or the package."""
+        env = os.environ
+        memory_mb = int(env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE") or 256)
+        return cls(worker_dir=Path(env.get(ENV_WORKER_DIR) or HERE.parent / "local"),
+                   bundle_dir=Path(env.get(ENV_BUNDLE_DIR) or env.get("LAMBDA_TASK_ROOT") or HERE.parent),
+                   node_binary=env.get(ENV_NODE) or shutil.which("node"),
+                   node_heap_mb=max(64, memory_mb - 64), toolbelt_node_path=env.get(ENV_TOOLBELT_NODE, ""),
+                   toolbelt_python_path=env.get(ENV_TOOLBELT_PYTHON, ""))
+
+    @property
+    def protocol(self) -> ModuleType:
+        if self._protocol is None:
+            self._protocol = load_protocol(self.worker_dir)
+        return self._protocol
+
+    def handle(self, event: Any, context: Any = None) -> dict[str, Any]:
+        """One Lambda event: make sure the right worker is loaded, then check or invoke (see the module doc)."""
+        if not isinstance(event, dict):
+            return {"op": "shim-error", "message": "The event is not a JSON object"}
+        try:
+            worker = self._ready_worker(*self._bundle(event.get("bundle")))
+        except ShimError as err:
+            return {"op": "shim-error", "message": str(err)}
+        except LoadError as err:
+            return {"op": "load-error", "message": str(err)}
+        if event.get("op") == "check":
+            return {"op": "ready", "form": worker.form}
+        return self._invoke(worker, event, _remaining_ms(context))
+
+    def close(self) -> None:
+        self._retire()
+
+    # -- bundle and worker ------------------------------------------------------------------------------------------
+    def _bundle(self, sent: Any) -> tuple[dict[str, Any], str]:
+        if sent is not None and not isinstance(sent, dict):
+            raise ShimError("The bundle sent is not an object")
+        bundle = sent
+        if bundle is None:
+            if self._packaged is None and self.bundle_dir is not None:
+                self._packaged = read_package(self.bundle_dir)
+            bundle = self._packaged
+        if bundle is None:
+            raise ShimError("No function code: none is packaged and the event carries no bundle")
+        return bundle, bundle_digest(bundle)
+
+    def _ready_worker(self, bundle: dict[str, Any], digest: str) -> _Worker:
+        worker = self._worker
+        if worker is not None and worker.digest == digest and not worker.exited():
+            return worker
+        self._retire()
+        worker = self._spawn(str(bundle.get("language")), digest)
+        try:
+            worker.form = self._load(worker, bundle)
+        except LoadError:
+            worker.kill()
+            raise
+        self._worker = worker
+        return worker
+
+    def _argv(self, language: str) -> list[str]:
+        if language == "python":
+            return [self.python, "-I", "-S", "-c", _PYTHON_BOOT, str(self.worker_dir), self.toolbelt_python_path]
+        if language != "node":
+            raise ShimError(f"Unsupported language {language!r}")
+        if not self.node_binary:
+            raise ShimError("Node.js is not installed in this Lambda: Node functions need the fngate container image")
+        return [self.node_binary, f"--max-old-space-size={self.node_heap_mb}", str(self.worker_dir / "worker_node.js")]
+
+    def _spawn(self, language: str, digest: str) -> _Worker:
+        """Start a worker with its requests on fd 0 and its answers on fd 3, in a process group of its own."""
+        protocol, argv = self.protocol, self._argv(language)
+        script = self.worker_dir / ("worker_node.js" if language == "node" else "worker_python.py")
+        if not script.is_file():
+            raise ShimError(f"The worker script {script.name} is missing from {self.worker_dir}")
+        env = dict(BASE_ENV)
+        if language == "node" and self.toolbelt_node_path:
+            env["NODE_PATH"] = self.toolbelt_node_path
+        in_r, in_w = os.pipe()
+        out_r, out_w = os.pipe()
+        child_in, child_out = _high_fd(in_r), _high_fd(out_w)
+        try:
+            pid = os.posix_spawn(argv[0], argv, env, setpgroup=0, file_actions=[
+                (os.POSIX_SPAWN_DUP2, child_in, protocol.WORKER_IN_FD),
+                (os.POSIX_SPAWN_DUP2, child_out, protocol.WORKER_OUT_FD)])
+        except OSError as err:
+            os.close(in_w)
+            os.close(out_r)
+            raise ShimError(f"Could not start the {language} worker: {err}") from None
+        finally:
+            os.close(child_in)
+            os.close(child_out)
+        return _Worker(pid, protocol.LineReader(out_r), protocol.LineWriter(in_w), digest)
+
+    def _load(self, worker: _Worker, bundle: dict[str, Any]) -> str:
+        protocol, deadline = self.protocol, time.monotonic() + LOAD_TIMEOUT_S
+        try:
+            worker.writer.write(protocol.encode(load_message(bundle)), deadline)
+            while True:
+                reply = worker.reader.read(deadline)
+                if reply.get("op") == "ready":
+                    return str(reply.get("form") or "")
+                if reply.get("op") == "load-error":
+                    raise LoadError(str(reply.get("message") or "The code could not be loaded"))
+        except protocol.WorkerTimeout:
+            raise LoadError("The code did not finish loading in time") from None
+        except protocol.WorkerGone:
+            raise LoadError("The worker exited while loading the code") from None
+
+    def _retire(self) -> None:
+        if self._worker is not None:
+            self._worker.kill()
+            self._worker = None
+
+    # -- invocation -------------------------------------------------------------------------------------------------
+    def _invoke(self, worker: _Worker, event: dict[str, Any], remaining_ms: int | None) -> dict[str, Any]:
+        protocol = self.protocol
+        timeout_ms = _timeout_ms(event.get("timeout_ms"), remaining_ms)
+        deadline = time.monotonic() + timeout_ms / 1000 + GRACE_S
+        try:
+            message = self._call(worker, event.get("input"), timeout_ms, deadline)
+        except protocol.WorkerTimeout:
+            self._retire()
+            return failure(protocol.TIMEOUT, TIMEOUT_MESSAGE)
+        except protocol.WorkerGone:
+            self._retire()
+            return failure(protocol.RUNTIME_EXCEPTION, CRASHED)
+        if message.get("recycle") or message.get("kind") == protocol.TIMEOUT:
+            self._retire()  # a timed-out worker is never reused; a recycled one asked to go
+        return {key: value for key, value in message.items() if key not in ("id", "recycle")}
+
+    def _call(self, worker: _Worker, event_input: Any, timeout_ms: int, deadline: float) -> dict[str, Any]:
+        protocol = self.protocol
+        invocation_id = next(self._ids)
+        worker.writer.write(protocol.encode(invoke_message(invocation_id, event_input, timeout_ms)), deadline)
+        while True:
+            message = worker.reader.read(deadline)
+            if message.get("op") == "result" and message.get("id") == invocation_id:
+                return message
+            if message.get("op") == "rpc":
+                worker.writer.write(protocol.encode(rpc_refusal(message, protocol.RPC_UNAVAILABLE)), deadline)
+
+
+_default: Shim | None = None
+
+
+def handle(event: Any, context: Any) -> dict[str, Any]:
+    """The Lambda handler (``lambda_shim.handler.handle``): one shim, and so one warm worker, per container."""
+    global _default
+    if _default is None:
+        _default = Shim.from_environment()
+    return _default.handle(event, context)
