@@ -61,6 +61,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if not settings.public_host:  # what the Toolbelt and service discovery call this gateway
         settings = replace(settings, public_host=f"localhost:{args.port}")
+    listen = "127.0.0.1" if args.host in ("0.0.0.0", "", "::") else args.host
+    settings = replace(settings, self_address=f"{listen}:{args.port}")
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     services = build_services(settings)
     install(services)

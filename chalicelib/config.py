@@ -51,6 +51,7 @@ class Settings:
     region: str = ""
     account_rate_per_s: float = 5000.0
     account_concurrency: int = 256
+    self_address: str = ""  # addr:port this gateway listens on; the egress proxy dials it for public_host
     sync_deployments: bool = False  # tests: deploy inline instead of in the background
 
     @classmethod

@@ -16,13 +16,11 @@ Packaging — two modes:
   That runtime has no ``node`` binary, so deploying a Node function without ``image_uri`` raises DeployFailed
   (no Node layer is attached: the image already carries node, and one artefact is easier to keep patched).
 
-The function sees its own environment variables plus the platform's runtime ids (X_LIVEPERSON_*), delivered in
-the bundle (Lambda's 4 KB environment limit is too small for 512 variables); the Lambda's own environment is not
-used, and nothing of the gateway's reaches it. Errors: the shim's ``kind`` → FUNCTION_FAILURES; a shim crash
-→ RuntimeException; Lambda's "Task timed out" → ExecutionTimeExceeded; throttling → TooManyRequests(retry_after=1);
-a missing function or alias → LambdaNotDeployed (an Unavailable); anything else from AWS → Unavailable. Control
-plane calls retry conflicts and throttling with backoff. Not yet: toolbelt RPC and the egress allowlist inside
-Lambda (see the shim's docstring).
+The function sees its own environment variables plus the runtime ids (X_LIVEPERSON_*), carried in the bundle
+(Lambda's 4 KB environment cannot hold 512 variables); nothing of the gateway's reaches it. Errors: the shim's
+``kind`` → FUNCTION_FAILURES; a shim crash → RuntimeException, Lambda's "Task timed out" → ExecutionTimeExceeded;
+throttling → TooManyRequests(retry_after=1); no function/alias → LambdaNotDeployed (an Unavailable); other AWS
+errors → Unavailable. Not yet: toolbelt RPC and the egress allowlist inside Lambda (see the shim's docstring).
 """
 
 from __future__ import annotations
@@ -349,9 +347,10 @@ class LambdaExecutor:
         code = {"ImageUri": self._image_uri} if self._image_uri else {"ZipFile": self._build(target)}
         settings = self._settings(target)
         existing = self.api.configuration(name)
-        if existing is not None and existing.get("PackageType", "Zip") != package_type:
-            log.info("recreating %s: its package type changes to %s", name, package_type)
-            self.api.delete(name)  # Lambda cannot change a function's package type in place
+        if existing is not None and (existing.get("PackageType", "Zip") != package_type
+                                     or existing.get("State") == "Failed"):
+            log.info("recreating %s (%s, %s)", name, existing.get("PackageType"), existing.get("State"))
+            self.api.delete(name)  # a package type cannot change in place; a Failed function never recovers
             existing = None
         if existing is None:
             self.api.create(FunctionName=name, PackageType=package_type, Code=code, Publish=False,

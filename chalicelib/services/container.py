@@ -96,9 +96,14 @@ def egress_socket_path(settings: Settings) -> str:
 
 def build_egress(settings: Settings, domains: DomainService) -> Any:
     """The local executor's egress proxy (started): reads the accounts' allowlists, re-reads one when it changes."""
-    from chalicelib.runtime.egress import EgressProxy
+    from chalicelib.runtime.egress import EgressProxy, mapped_resolver
 
-    proxy = EgressProxy(domains.allowlist_for, socket_path=egress_socket_path(settings))
+    routes, ports = {}, [80, 443]
+    if settings.public_host and settings.self_address:  # functions call this gateway (Orchestrator, LpClient)
+        routes[settings.public_host] = settings.self_address
+        ports.append(int(settings.public_host.rpartition(":")[2] or 80))
+    proxy = EgressProxy(domains.allowlist_for, socket_path=egress_socket_path(settings),
+                        resolver=mapped_resolver(routes), allowed_ports=tuple(sorted(set(ports))))
     domains.on_change.append(proxy.invalidate)
     return proxy.start()
 

@@ -117,7 +117,8 @@ def test_lambdas_remaining_time_bounds_the_function(shim: Shim) -> None:
 
 
 def test_a_crashed_worker_is_a_runtime_exception_and_is_replaced(shim: Shim) -> None:
-    crash = "import os\ndef lambda_handler(input):\n    if input['payload'] == 'die':\n        os._exit(3)\n    return 1"
+    crash = ("import os\ndef lambda_handler(input):\n"
+             "    if input['payload'] == 'die':\n        os._exit(3)\n    return 1\n")
     assert invoke(shim, crash, "die") == {"op": "result", "ok": False, "kind": "runtime-exception",
                                           "message": CRASHED, "logs": []}
     assert invoke(shim, crash, "live")["result"] == 1
@@ -173,8 +174,8 @@ def test_the_zip_package_runs_on_its_own(tmp_path: Path) -> None:
 @needs_node
 def test_node_callback_and_async_forms(shim: Shim) -> None:
     callback = ("function lambda(input, callback) {\n  console.info('hi', input.payload);\n"
-                "  callback(null, { got: input.payload, greeting: process.env.GREETING, aws: process.env.AWS_REGION });"
-                "}\n")
+                "  const env = process.env;\n"
+                "  callback(null, { got: input.payload, greeting: env.GREETING, aws: env.AWS_DEFAULT_REGION });\n}\n")
     answer = invoke(shim, callback, 3, "node", GREETING="hallo")
     assert answer["result"] == {"got": 3, "greeting": "hallo"}
     assert answer["logs"][0]["message"] == "hi" and answer["logs"][0]["extras"] == [3]

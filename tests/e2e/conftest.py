@@ -77,7 +77,7 @@ def start_gateway(tmp: Path, extra_env: dict[str, str] | None = None, args: tupl
                 break
         except OSError:
             time.sleep(0.05)
-    boot = fngate("admin", "bootstrap", "--account", ACCOUNT, data_dir=data_dir)
+    boot = fngate("admin", "bootstrap", "--account", ACCOUNT, "--public-host", f"localhost:{port}", data_dir=data_dir)
     assert boot.returncode == 0, boot.stderr
     scheme = "https" if "--tls-cert" in args else "http"
     return Gateway(f"{scheme}://{host}:{port}", port, data_dir, json.loads(boot.stdout), proc)

@@ -20,7 +20,8 @@ carry per-function code, so there the executor sends the bundle with every event
 keeps its worker while the bundle's digest is unchanged: the gateway, the only caller, stays the authority on which
 code is live (no window where a just-published version refuses the previous code during a redeploy). Workers start
 with a minimal environment and then see only the bundle's ``env``, never the Lambda's own variables (the execution
-role's credentials are among them).
+role's credentials are among them). They run as the shim's uid, so a function could still read the shim's
+/proc/PID/environ: the functions' execution role must grant nothing beyond writing CloudWatch Logs.
 
 Not here yet: toolbelt RPC (a worker's rpc requests are answered "unavailable": no gateway host runs in the Lambda)
 and the egress allowlist (the Lambda's network is whatever its VPC configuration allows).

@@ -174,8 +174,10 @@ class LocalExecutor:
         request: dict[str, Any] = {"op": "spawn", "lang": language, "name": f"w{uid or next(self._names)}",
                                    "spec": self._policy.spec(language, uid, None)}
         if language == "node":
+            # Without the trap handler V8 reserves no multi-GiB guard regions for WebAssembly memories, so undici
+            # (fetch / Response, which runs llhttp as wasm) works under the worker's address-space limit.
             request["exec"] = {"argv": [self._node, f"--max-old-space-size={self._policy.memory_mb}",
-                                        self._node_script], "env": self._node_env}
+                                        "--disable-wasm-trap-handler", self._node_script], "env": self._node_env}
         try:
             reply, fds = self._zygote.request(request)
         except BaseException:
