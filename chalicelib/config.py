@@ -25,6 +25,8 @@ ENV_INSECURE_SANDBOX = "FNGATE_INSECURE_SANDBOX"
 ENV_MAX_BODY = "FNGATE_MAX_BODY_BYTES"
 ENV_ACCOUNT_RATE = "FNGATE_ACCOUNT_RATE"  # invocations per second per account
 ENV_ACCOUNT_CONCURRENCY = "FNGATE_ACCOUNT_CONCURRENCY"  # invocations in flight per account
+ENV_LAMBDA_ROLE_ARN = "FNGATE_LAMBDA_ROLE_ARN"  # execution role of function Lambdas (CloudWatch Logs only)
+ENV_LAMBDA_IMAGE_URI = "FNGATE_LAMBDA_IMAGE_URI"  # worker image (needed for Node functions on AWS)
 ENV_AWS_REGION = "AWS_REGION"
 
 DEFAULT_DATA_DIR = ".fngate"
@@ -51,6 +53,8 @@ class Settings:
     region: str = ""
     account_rate_per_s: float = 5000.0
     account_concurrency: int = 256
+    lambda_role_arn: str = ""
+    lambda_image_uri: str = ""
     self_address: str = ""  # addr:port this gateway listens on; the egress proxy dials it for public_host
     sync_deployments: bool = False  # tests: deploy inline instead of in the background
 
@@ -71,6 +75,8 @@ class Settings:
             "insecure_sandbox": _flag(env.get(ENV_INSECURE_SANDBOX)),
             "max_body_bytes": int(env.get(ENV_MAX_BODY, "1048576")),
             "region": env.get(ENV_AWS_REGION, env.get("AWS_DEFAULT_REGION", "")),
+            "lambda_role_arn": env.get(ENV_LAMBDA_ROLE_ARN, ""),
+            "lambda_image_uri": env.get(ENV_LAMBDA_IMAGE_URI, ""),
             "account_rate_per_s": float(env.get(ENV_ACCOUNT_RATE, "5000")),
             "account_concurrency": int(env.get(ENV_ACCOUNT_CONCURRENCY, "256")),
         }

@@ -112,7 +112,9 @@ def build_executor(settings: Settings, rpc_handler: Any = None, egress: Any = No
     if settings.executor == "aws_lambda":
         from chalicelib.runtime.aws_lambda import LambdaExecutor
 
-        return LambdaExecutor(region_name=settings.region or None)
+        return LambdaExecutor(region_name=settings.region or None, role_arn=settings.lambda_role_arn,
+                              image_uri=settings.lambda_image_uri, timeout_s=int(settings.function_timeout_s),
+                              csds_domain=settings.public_host)
     from chalicelib import toolbelt
     from chalicelib.runtime.local.executor import LocalExecutor
 

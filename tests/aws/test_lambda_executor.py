@@ -392,3 +392,13 @@ def test_wait_ready_gives_up_and_reports_failures() -> None:
     assert 20 <= sum(sleeps) < 30 and max(sleeps) == 5.0
     with pytest.raises(DeployFailed, match="image not found"):
         LambdaApi(StateClient(("Failed", "Failed")), sleep=sleeps.append).wait_ready("f")
+
+
+def test_settings_select_the_lambda_executor():
+    from chalicelib.config import Settings
+    from chalicelib.runtime.aws_lambda import LambdaExecutor
+    from chalicelib.services.container import build_executor
+
+    env = {"FNGATE_EXECUTOR": "aws_lambda", "FNGATE_LAMBDA_ROLE_ARN": "arn:aws:iam::123456789012:role/fn",
+           "AWS_DEFAULT_REGION": "us-east-1"}
+    assert isinstance(build_executor(Settings.from_env(env)), LambdaExecutor)
