@@ -60,6 +60,24 @@ class Gateway:
             return err.code, json.loads(text) if text else None, dict(err.headers)
 
 
+    def deploy(self, name: str, code: str, **extra: Any) -> str:
+        """Create a function as a developer, deploy it and wait until it is Productive; its uuid."""
+        token = self.creds["developerToken"]
+        status, fn, _ = self.request("POST", f"/api/account/{ACCOUNT}/functions", token=token,
+                                     body={"name": name, "description": "e2e", "code": code, **extra})
+        assert status == 201, fn
+        status, answer, _ = self.request("POST", f"/api/account/{ACCOUNT}/deployments/{fn['uuid']}", token=token)
+        assert status == 200 and "uuid" not in answer, answer
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            _, got, _ = self.request("GET", f"/api/account/{ACCOUNT}/functions/{fn['uuid']}", token=token)
+            if got["state"] in ("Productive", "Build Error", "Deploy Error"):
+                assert got["state"] == "Productive", got
+                return fn["uuid"]
+            time.sleep(0.05)
+        raise AssertionError(f"{name} did not deploy")
+
+
 def start_gateway(tmp: Path, extra_env: dict[str, str] | None = None, args: tuple[str, ...] = (),
                   host: str = "127.0.0.1", port: int | None = None) -> Gateway:
     port = port or free_port()

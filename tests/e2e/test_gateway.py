@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 from tests.e2e.conftest import ACCOUNT, Gateway, fngate
 
@@ -23,19 +22,6 @@ def _app_token(gw: Gateway) -> str:
         return json.loads(res.read())["access_token"]
 
 
-def _deploy_and_wait(gw: Gateway, uuid: str) -> None:
-    status, body, _ = gw.request("POST", f"{BASE}/deployments/{uuid}", token=gw.creds["developerToken"])
-    assert status == 200 and "uuid" not in body
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        _, fn, _ = gw.request("GET", f"{BASE}/functions/{uuid}", token=gw.creds["developerToken"])
-        if fn["state"] in ("Productive", "Build Error", "Deploy Error"):
-            assert fn["state"] == "Productive", fn
-            return
-        time.sleep(0.05)
-    raise AssertionError("deployment did not finish")
-
-
 def test_bootstrap_prints_one_json_object_with_all_credentials(gateway):
     assert set(gateway.creds) == {"accountId", "adminToken", "developerToken", "invocationToken", "clientId",
                                   "clientSecret"}
@@ -46,12 +32,9 @@ def test_bootstrap_prints_one_json_object_with_all_credentials(gateway):
 def test_node_and_python_functions_deploy_and_run(gateway):
     token = _app_token(gateway)
     for name, code, runtime in (("hello-node", NODE, "nodejs20"), ("hello-py", PY, "python3.11")):
-        status, fn, _ = gateway.request("POST", f"{BASE}/functions", token=gateway.creds["developerToken"],
-                                        body={"name": name, "description": "e2e", "code": code, "runtime": runtime})
-        assert status == 201, fn
-        _deploy_and_wait(gateway, fn["uuid"])
+        uuid = gateway.deploy(name, code, runtime=runtime)
         status, result, headers = gateway.request(
-            "POST", f"{BASE}/lambdas/{fn['uuid']}/invoke?v=1&skillId=&externalSystem=e2e", token=token,
+            "POST", f"{BASE}/lambdas/{uuid}/invoke?v=1&skillId=&externalSystem=e2e", token=token,
             body={"timestamp": 0, "headers": [], "payload": {"name": "world"}}, headers={"X-Request-ID": "rid-1"})
         assert status == 200 and result == {"hello": "world"}, (name, result)
         assert headers.get("X-Request-ID") == "rid-1"

@@ -53,32 +53,15 @@ def _self_signed(tmp: Path, ip: str) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
-def _deploy(gw, name: str, code: str, event_id: str | None = None) -> str:
-    body = {"name": name, "description": "npm", "code": code, **({"eventId": event_id} if event_id else {})}
-    status, fn, _ = gw.request("POST", f"/api/account/{ACCOUNT}/functions", token=gw.creds["developerToken"],
-                               body=body)
-    assert status == 201, fn
-    gw.request("POST", f"/api/account/{ACCOUNT}/deployments/{fn['uuid']}", token=gw.creds["developerToken"])
-    import time
-
-    for _ in range(400):
-        _, got, _ = gw.request("GET", f"/api/account/{ACCOUNT}/functions/{fn['uuid']}",
-                               token=gw.creds["developerToken"])
-        if got["state"] == "Productive":
-            return fn["uuid"]
-        time.sleep(0.05)
-    raise AssertionError(f"{name} did not deploy: {got}")
-
-
 def test_livepersons_npm_client_works_unchanged(tmp_path):
     _install_client()
     ip = f"127.{random.randint(1, 250)}.{random.randint(1, 250)}.{random.randint(2, 250)}"
     cert, key = _self_signed(tmp_path, ip)
     gw = start_gateway(tmp_path, args=("--tls-cert", str(cert), "--tls-key", str(key)), host=ip, port=443)
     try:
-        ok = _deploy(gw, "npm-ok", "function lambda(input, callback) {\n  callback(null, {hi: input.payload.name, "
-                                   "h: input.headers});\n}\n", "conversational_command")
-        fail = _deploy(gw, "npm-fail", "function lambda(input, callback) {\n  callback(new Error('nope'));\n}\n")
+        ok = gw.deploy("npm-ok", "function lambda(input, callback) {\n  callback(null, {hi: input.payload.name, "
+                                 "h: input.headers});\n}\n", eventId="conversational_command")
+        fail = gw.deploy("npm-fail", "function lambda(input, callback) {\n  callback(new Error('nope'));\n}\n")
         case = {"host": ip, "accountId": ACCOUNT, "clientId": gw.creds["clientId"],
                 "clientSecret": gw.creds["clientSecret"], "okUuid": ok, "failUuid": fail,
                 "missingUuid": "00000000-0000-4000-8000-00000000dead", "eventId": "conversational_command"}

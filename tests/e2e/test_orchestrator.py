@@ -3,8 +3,6 @@ over HTTP through the egress proxy back into the gateway — the way LivePerson'
 
 from __future__ import annotations
 
-import time
-
 from tests.e2e.conftest import ACCOUNT
 
 CALLEE = "function lambda(input, callback) {\n  callback(null, {doubled: input.payload.n * 2});\n}\n"
@@ -17,23 +15,9 @@ CALLER = """async function lambda(input) {
 """
 
 
-def _deploy(gw, name, code):
-    status, fn, _ = gw.request("POST", f"/api/account/{ACCOUNT}/functions", token=gw.creds["developerToken"],
-                               body={"name": name, "description": "orchestrator", "code": code})
-    assert status == 201, fn
-    gw.request("POST", f"/api/account/{ACCOUNT}/deployments/{fn['uuid']}", token=gw.creds["developerToken"])
-    for _ in range(200):
-        _, got, _ = gw.request("GET", f"/api/account/{ACCOUNT}/functions/{fn['uuid']}",
-                               token=gw.creds["developerToken"])
-        if got["state"] == "Productive":
-            return fn["uuid"]
-        time.sleep(0.05)
-    raise AssertionError(got)
-
-
 def test_function_invokes_another_through_the_orchestrator(gateway):
-    callee = _deploy(gateway, "orch-callee", CALLEE)
-    caller = _deploy(gateway, "orch-caller", CALLER)
+    callee = gateway.deploy("orch-callee", CALLEE)
+    caller = gateway.deploy("orch-caller", CALLER)
     status, out, _ = gateway.request("POST", f"/api/account/{ACCOUNT}/functions/{caller}/test",
                                      token=gateway.creds["developerToken"], body={"payload": {"callee": callee}})
     assert status == 200, out
