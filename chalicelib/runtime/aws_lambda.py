@@ -39,7 +39,6 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.domain.errors import (
-    FUNCTION_FAILURES,
     BuildFailed,
     DeployFailed,
     ExecutionTimeExceeded,
@@ -49,7 +48,7 @@ from chalicelib.domain.errors import (
 )
 from chalicelib.domain.limits import LOG_CHARS_MAX, LOG_ENTRIES_MAX
 from chalicelib.domain.runtimes import find_runtime
-from chalicelib.runtime.base import Outcome, Target
+from chalicelib.runtime.base import Outcome, Target, outcome_from_result
 from chalicelib.runtime.lambda_shim.handler import package_files
 
 log = logging.getLogger("fngate.runtime.aws_lambda")
@@ -251,13 +250,7 @@ def outcome_of(raw: bytes, function_error: str | None, duration_ms: float) -> Ou
         raise RuntimeException(str(answer.get("message") or "The code could not be loaded"))
     if answer.get("op") != "result":
         raise Unavailable(detail=f"The function's Lambda could not run it: {answer.get('message') or answer}")
-    logs = answer.get("logs") or []
-    if answer.get("ok"):
-        return Outcome(result=answer.get("result"), logs=logs, duration_ms=duration_ms)
-    kind = str(answer.get("kind"))
-    error = FUNCTION_FAILURES.get(kind, RuntimeException)
-    text = answer.get("message") if kind in ("custom-failure", "runtime-exception") else None
-    raise error(text, logs=logs)
+    return outcome_from_result(answer, duration_ms)
 
 
 class LambdaExecutor:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from chalicelib.domain.errors import FUNCTION_FAILURES, RuntimeException
+
 
 @dataclass(frozen=True)
 class Target:
@@ -35,6 +37,19 @@ class Outcome:
     result: Any
     logs: list[dict[str, Any]] = field(default_factory=list)
     duration_ms: float = 0.0
+
+
+_MESSAGE_KINDS = ("custom-failure", "runtime-exception")  # kinds whose message is the function's own text
+
+
+def outcome_from_result(message: dict[str, Any], duration_ms: float) -> Outcome:
+    """A worker's result message → an Outcome, or the domain error its failure kind stands for (every executor)."""
+    logs = message.get("logs") or []
+    if message.get("ok"):
+        return Outcome(result=message.get("result"), logs=logs, duration_ms=duration_ms)
+    kind = str(message.get("kind"))
+    error = FUNCTION_FAILURES.get(kind, RuntimeException)
+    raise error(message.get("message") if kind in _MESSAGE_KINDS else None, logs=logs)
 
 
 class Executor(Protocol):

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.errors import (
-    FUNCTION_FAILURES,
     BuildFailed,
     DeployFailed,
     ExecutionTimeExceeded,
@@ -33,7 +32,7 @@ from chalicelib.domain.errors import (
 )
 from chalicelib.domain.limits import EXECUTION_TIMEOUT_S, LOG_CHARS_MAX, LOG_ENTRIES_MAX
 from chalicelib.domain.runtimes import find_runtime
-from chalicelib.runtime.base import Outcome, Target
+from chalicelib.runtime.base import Outcome, Target, outcome_from_result
 from chalicelib.runtime.local import protocol
 from chalicelib.runtime.local.pool import Chores, Spares, WorkerPool
 from chalicelib.runtime.local.protocol import LineReader, LineWriter, WorkerGone, WorkerTimeout, encode
@@ -139,7 +138,7 @@ class LocalExecutor:
             raise RuntimeException(CRASHED) from None
         finally:
             self._pool.release(worker, healthy)
-        return _outcome(message, (time.perf_counter() - started) * 1000)
+        return outcome_from_result(message, (time.perf_counter() - started) * 1000)
 
     def close(self) -> None:
         for spares in self._spares.values():
@@ -292,13 +291,3 @@ def _remove_stale_roots() -> None:
         pid = name[len(ROOT_PREFIX):].split("-")[0] if name.startswith(ROOT_PREFIX) else ""
         if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
             shutil.rmtree(os.path.join(base, name), ignore_errors=True)
-
-
-def _outcome(message: dict[str, Any], duration_ms: float) -> Outcome:
-    logs = message.get("logs") or []
-    if message.get("ok"):
-        return Outcome(result=message.get("result"), logs=logs, duration_ms=duration_ms)
-    kind = message.get("kind")
-    error = FUNCTION_FAILURES.get(str(kind), RuntimeException)
-    text = message.get("message") if kind in (protocol.CUSTOM_FAILURE, protocol.RUNTIME_EXCEPTION) else None
-    raise error(text, logs=logs)
