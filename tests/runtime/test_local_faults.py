@@ -135,10 +135,12 @@ def test_no_network_not_even_the_gateways_loopback(executor: LocalExecutor, runt
 IDENTITY = {
     NODE: ("const fs = require('fs');\nasync function lambda(input) {\n"
            "  return {uid: process.getuid(), gid: process.getgid(), cwd: process.cwd(),\n"
-           "          files: fs.readdirSync('.'), limits: fs.readFileSync('/proc/self/limits', 'utf8')};\n}\n"),
+           "          files: fs.readdirSync('.'), limits: fs.readFileSync('/proc/self/limits', 'utf8'),\n"
+           "          mode: fs.statSync('.').mode & 0o777, owner: fs.statSync('.').uid};\n}\n"),
     PYTHON: ("import os\ndef lambda_handler(input):\n"
              "    return {'uid': os.getuid(), 'gid': os.getgid(), 'cwd': os.getcwd(), 'files': os.listdir('.'),\n"
-             "            'limits': open('/proc/self/limits').read()}\n"),
+             "            'limits': open('/proc/self/limits').read(), 'mode': os.stat('.').st_mode & 0o777,\n"
+             "            'owner': os.stat('.').st_uid}\n"),
 }
 
 
@@ -152,8 +154,8 @@ def test_workers_run_unprivileged_in_a_private_dir_with_limits(executor: LocalEx
     info: dict[str, Any] = run(executor, deployed(executor, runtime, IDENTITY[runtime])).result
     policy = SandboxPolicy()
     assert info["uid"] >= policy.uid_base and info["gid"] == info["uid"]  # in the executor's own block of uids
-    assert info["files"] == [] and os.path.basename(info["cwd"]) == f"w{info['uid']}"
-    assert os.stat(info["cwd"]).st_mode & 0o777 == 0o700
+    assert info["files"] == [] and info["cwd"] == "/tmp"  # its own private /tmp (see tests/sandbox)
+    assert info["mode"] == 0o700 and info["owner"] == info["uid"]
     limits = info["limits"]
     memory = policy.memory_mb if runtime == PYTHON else policy.node_address_space_mb
     assert _limit(limits, "Max address space") == str(memory << 20)

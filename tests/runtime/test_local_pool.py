@@ -18,9 +18,8 @@ from typing import Any
 import pytest
 
 from chalicelib.domain.errors import TooManyRequests
-from chalicelib.runtime.local import executor as executor_module
 from chalicelib.runtime.local import protocol, worker_python
-from chalicelib.runtime.local.executor import LocalExecutor, SandboxUnavailable
+from chalicelib.runtime.local.executor import LocalExecutor
 from chalicelib.runtime.local.sandbox import SandboxPolicy
 from tests.runtime.conftest import NODE, PYTHON, need_sandbox, run, target
 
@@ -134,35 +133,6 @@ def test_close_ends_every_worker() -> None:
     while any(_alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert not any(_alive(p) for p in pids)
-
-
-class _NoSandboxZygote:
-    """Stands in for a zygote on a host without root: every isolation step fails."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.closed = False
-
-    def request(self, message: dict[str, Any]) -> tuple[dict[str, Any], list[int]]:
-        if message["op"] == "probe":
-            return {"ok": True, "caps": {"unshare": "[Errno 1] Operation not permitted",
-                                         "setuid": "[Errno 1] Operation not permitted"}}, []
-        raise executor_module.ZygoteError("not in this test")
-
-    def close(self) -> None:
-        self.closed = True
-
-
-def test_refuses_to_start_without_a_sandbox_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(executor_module, "Zygote", _NoSandboxZygote)
-    with pytest.raises(SandboxUnavailable) as caught:
-        LocalExecutor(spares=0)
-    assert "unshare(CLONE_NEWNET) failed" in caught.value.message
-    assert "setuid to an unprivileged worker uid failed" in caught.value.message
-    ex = LocalExecutor(spares=0, insecure_sandbox=True)
-    try:
-        assert not ex._policy.drop_privileges and not ex._policy.isolate_network
-    finally:
-        ex.close()
 
 
 def test_the_python_worker_mirrors_the_protocol_constants() -> None:

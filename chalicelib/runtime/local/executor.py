@@ -33,7 +33,7 @@ from chalicelib.domain.errors import (
 from chalicelib.domain.limits import EXECUTION_TIMEOUT_S, LOG_CHARS_MAX, LOG_ENTRIES_MAX
 from chalicelib.domain.runtimes import find_runtime
 from chalicelib.runtime.base import Outcome, Target, outcome_from_result
-from chalicelib.runtime.local import protocol
+from chalicelib.runtime.local import fsview, protocol
 from chalicelib.runtime.local.pool import Chores, Spares, WorkerPool
 from chalicelib.runtime.local.protocol import LineReader, LineWriter, WorkerGone, WorkerTimeout, encode
 from chalicelib.runtime.local.sandbox import SandboxPolicy, UidPool, reachable
@@ -77,18 +77,33 @@ class LocalExecutor:
         self._node = node_binary or shutil.which("node")
         toolbelt_node_path = toolbelt_node_path or os.environ.get(ENV_TOOLBELT_NODE) or None
         toolbelt_python_path = toolbelt_python_path or os.environ.get(ENV_TOOLBELT_PYTHON) or None
-        self._node_env = {**BASE_ENV, **({"NODE_PATH": toolbelt_node_path} if toolbelt_node_path else {})}
-        if toolbelt_node_path and not reachable(toolbelt_node_path):
-            log.warning("%s is not readable by worker uids: Node functions cannot require from it", toolbelt_node_path)
         _remove_stale_roots()
         self._work_root = tempfile.mkdtemp(prefix=f"{ROOT_PREFIX}{os.getpid()}-")
         os.chmod(self._work_root, 0o711)  # workers may traverse to their own dir, never list the others
-        self._node_script = self._stage(HERE / "worker_node.js")
-        self._stage(HERE.parent / "egress_relay.js")  # worker_node.js requires it from its own dir
+        runtime_dir = os.path.join(self._work_root, "runtime")  # what Node workers load, readable by worker uids
+        os.mkdir(runtime_dir, 0o755)
+        node_script = self._stage(HERE / "worker_node.js", runtime_dir)
+        self._stage(HERE.parent / "egress_relay.js", runtime_dir)  # worker_node.js requires it from its own dir
         atexit.register(shutil.rmtree, self._work_root, True)
+        policy = policy or SandboxPolicy()
+        view = fsview.plan(python_prefix=sys.base_prefix, node_binary=self._node, runtime_dir=runtime_dir,
+                           toolbelt_node=toolbelt_node_path, toolbelt_python=toolbelt_python_path,
+                           egress_socket=self._egress) if policy.isolate_filesystem else None
         self._zygote = Zygote(os.path.realpath(sys.executable), self._work_root, BASE_ENV,
-                              [toolbelt_python_path] if toolbelt_python_path else [])
-        self._policy = self._check_sandbox(policy or SandboxPolicy(), insecure_sandbox)
+                              [toolbelt_python_path] if toolbelt_python_path else [], view=view)
+        self._policy = self._check_sandbox(policy, insecure_sandbox)
+        view = view if self._policy.isolate_filesystem else None
+        # Where workers find things: inside the view when there is one (see fsview.plan), else the host paths.
+        self._egress_env = fsview.inside(view, self._egress) if self._egress else None
+        self._node_argv = [fsview.inside(view, os.path.realpath(self._node)) if self._node else "",
+                           f"--max-old-space-size={self._policy.memory_mb}",
+                           # Without the trap handler V8 reserves no multi-GiB guard regions for WebAssembly
+                           # memories, so undici (fetch, which runs llhttp as wasm) works under RLIMIT_AS.
+                           "--disable-wasm-trap-handler", fsview.inside(view, node_script)]
+        self._node_env = {**BASE_ENV, **({"NODE_PATH": fsview.inside(view, toolbelt_node_path)}
+                                         if toolbelt_node_path else {})}
+        if view is None and toolbelt_node_path and not reachable(toolbelt_node_path):
+            log.warning("%s is not readable by worker uids: Node functions cannot require from it", toolbelt_node_path)
         self._uids = (UidPool(self._policy.uid_base, self._policy.uid_count)  # a block no other executor holds
                       if self._policy.drop_privileges else None)
         self._names = itertools.count(1)
@@ -173,10 +188,7 @@ class LocalExecutor:
         request: dict[str, Any] = {"op": "spawn", "lang": language, "name": f"w{uid or next(self._names)}",
                                    "spec": self._policy.spec(language, uid, None)}
         if language == "node":
-            # Without the trap handler V8 reserves no multi-GiB guard regions for WebAssembly memories, so undici
-            # (fetch / Response, which runs llhttp as wasm) works under the worker's address-space limit.
-            request["exec"] = {"argv": [self._node, f"--max-old-space-size={self._policy.memory_mb}",
-                                        "--disable-wasm-trap-handler", self._node_script], "env": self._node_env}
+            request["exec"] = {"argv": self._node_argv, "env": self._node_env}
         try:
             reply, fds = self._zygote.request(request)
         except BaseException:
@@ -185,7 +197,7 @@ class LocalExecutor:
         in_w, out_r, err_r, pidfd = fds
         self._pump.add(err_r, f"{language} pid={reply['pid']}")
         return Worker(language, reply["pid"], pidfd, uid, reply.get("workdir"), LineReader(out_r), LineWriter(in_w),
-                      err_r)
+                      err_r, group=reply.get("keeper") or reply["pid"])
 
     def _start(self, target: Target) -> Worker:
         """Called by the pool, outside its lock: a worker with ``target``'s code loaded (a spare if one is ready)."""
@@ -223,7 +235,7 @@ class LocalExecutor:
         if worker.egress_token is not None and self._egress_proxy is not None:
             self._egress_proxy.unregister(worker.egress_token)
             worker.egress_token = None
-        self._chores.put(lambda: self._sweep(worker.uid, worker.pid, worker.workdir))
+        self._chores.put(lambda: self._sweep(worker.uid, worker.group, worker.workdir))
 
     def _sweep(self, uid: int | None, pgid: int | None, workdir: str | None) -> None:
         """Kill whatever the worker left (its uid's processes, else its process group) and remove its dir; only
@@ -241,8 +253,8 @@ class LocalExecutor:
                "X_LIVEPERSON_PROJECT_ID": target.account_id, "X_LIVEPERSON_FUNCTION_UUID": target.function_uuid}
         if self._csds:
             env["X_LIVEPERSON_CSDS_DOMAIN"] = self._csds
-        if self._egress:
-            env["FNGATE_EGRESS_SOCKET"] = self._egress
+        if self._egress_env:
+            env["FNGATE_EGRESS_SOCKET"] = self._egress_env
         return env
 
     def _answer_rpc(self, target: Target, request: dict[str, Any]) -> bytes:
@@ -259,29 +271,33 @@ class LocalExecutor:
             return encode({"op": "rpc-result", "rid": rid, "ok": False, "code": str(code), "message": str(message)})
 
     # -- setup ------------------------------------------------------------------------------------------------------
-    def _stage(self, source: Path) -> str:
+    @staticmethod
+    def _stage(source: Path, directory: str) -> str:
         """Copy a worker file where any worker uid can read it (the project may live under a private dir)."""
-        staged = os.path.join(self._work_root, source.name)
+        staged = os.path.join(directory, source.name)
         shutil.copyfile(source, staged)
         os.chmod(staged, 0o644)
         return staged
 
     def _check_sandbox(self, policy: SandboxPolicy, insecure: bool) -> SandboxPolicy:
+        """Every isolation step the policy asks for must work here; else refuse, or (insecure) run without it."""
         caps = self._zygote.request({"op": "probe", "uid": policy.uid_base})[0]["caps"]
-        missing = {"unshare(CLONE_NEWNET)": caps["unshare"] if policy.isolate_network else "",
-                   "setuid to an unprivileged worker uid": caps["setuid"] if policy.drop_privileges else ""}
-        missing = {step: err for step, err in missing.items() if err}
+        steps = {"unshare(CLONE_NEWNET)": ("isolate_network", caps["unshare"]),
+                 "pid/IPC/UTS namespaces": ("isolate_pids", caps["pids"]),
+                 "read-only filesystem view": ("isolate_filesystem", caps["view"]),
+                 "setuid to an unprivileged worker uid": ("drop_privileges", caps["setuid"])}
+        missing = {step: (field, err) for step, (field, err) in steps.items() if getattr(policy, field) and err}
         if not missing:
             return policy
-        detail = "; ".join(f"{step} failed: {err}" for step, err in missing.items())
+        detail = "; ".join(f"{step} failed: {err}" for step, (_, err) in missing.items())
         if not insecure:
             self._zygote.close()
             shutil.rmtree(self._work_root, ignore_errors=True)
             raise SandboxUnavailable(detail=f"Cannot sandbox function workers ({detail}). Run the gateway as root, "
-                                            "or pass insecure_sandbox=True (development only).")
+                                            "or pass --insecure-sandbox (development only: functions then run "
+                                            "without these protections).")
         log.warning("running function workers WITHOUT full isolation: %s", detail)
-        return replace(policy, isolate_network=policy.isolate_network and not caps["unshare"],
-                       drop_privileges=policy.drop_privileges and not caps["setuid"])
+        return replace(policy, **{field: False for field, _ in missing.values()})
 
 
 def _remove_stale_roots() -> None:

@@ -2,9 +2,15 @@
 
 A worker runs as its own unprivileged uid (one per live worker, from ``uid_base``), so RLIMIT_NPROC bounds its
 tasks (it is ignored for root) and no worker can signal or ptrace another; in its own network namespace (only a
-loopback: no way out but the egress relay, which pipes to the gateway's proxy); with rlimits on memory, CPU, files and
-processes; with PR_SET_NO_NEW_PRIVS, and PR_SET_PDEATHSIG(SIGKILL) so it dies with the zygote, which dies with the
-gateway. The child-side functions run in the zygote's forked child (stdlib only: loaded by path there).
+loopback: no way out but the egress relay, which pipes to the gateway's proxy); in its own pid, IPC, UTS and cgroup
+namespaces (it sees only its own processes, shares no SysV/POSIX IPC); in its own mount namespace pivoted into a
+read-only view with a private /tmp (fsview.py); with rlimits on memory, CPU, files and processes; with
+PR_SET_NO_NEW_PRIVS, and PR_SET_PDEATHSIG(SIGKILL) so it dies with the zygote, which dies with the gateway.
+
+A new pid namespace only applies to the caller's children, so the zygote's child ("keeper", root, outside) unshares
+and forks the worker (pid 1 inside), reports the worker's pid and waits. The gateway holds the keeper's pidfd:
+killing the keeper kills the worker (PDEATHSIG), and the worker's exit takes every process of its namespace along.
+The child-side functions run in the zygote's forked child (stdlib only: loaded by path there).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import fcntl
 import importlib.util
 import os
 import resource
+import select
 import shutil
 import signal
 import stat
@@ -27,6 +34,12 @@ from pathlib import Path
 from typing import Any
 
 CLONE_NEWNET = 0x40000000
+CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWPID = 0x20000000
+PROCESS_NAMESPACES = CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 PR_SET_NO_NEW_PRIVS = 38
@@ -50,6 +63,9 @@ class SandboxPolicy:
     uid_count: int = 1024
     drop_privileges: bool = True  # setuid to a worker uid (needs root)
     isolate_network: bool = True  # unshare(CLONE_NEWNET) (needs root / CAP_SYS_ADMIN)
+    isolate_pids: bool = True  # own pid, IPC, UTS and cgroup namespaces (needs root)
+    isolate_filesystem: bool = True  # the read-only view + private /tmp of fsview.py (needs root)
+    tmp_mb: int = 16  # the private /tmp's size (tmpfs, counted as the worker's memory)
 
     def rlimits(self, language: str) -> dict[str, tuple[int, int]]:
         address_space = (self.node_address_space_mb if language == "node" else self.memory_mb) * _MB
@@ -67,7 +83,8 @@ class SandboxPolicy:
     def spec(self, language: str, uid: int | None, workdir: str | None) -> dict[str, Any]:
         """The JSON the zygote's child applies (enter())."""
         return {"rlimits": self.rlimits(language), "uid": uid if self.drop_privileges else None,
-                "isolate_network": self.isolate_network, "workdir": workdir}
+                "isolate_network": self.isolate_network, "isolate_pids": self.isolate_pids,
+                "isolate_filesystem": self.isolate_filesystem, "tmp_mb": self.tmp_mb, "workdir": workdir}
 
 
 class UidPool:
@@ -125,35 +142,46 @@ def _kill_uids(first: int, end: int) -> None:
 
 
 # -- child side (runs in the zygote and its children) ---------------------------------------------------------------
-_libc = ctypes.CDLL(None, use_errno=True)
+def load_by_path(name: str, path: Path) -> Any:
+    """Import a stdlib-only module from its file, once (the zygote runs with -I -S and has no package to import)."""
+    module = sys.modules.get(name)
+    if module is None:
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return module
 
 
-def _check(result: int, what: str) -> None:
-    if result != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"{what}: {os.strerror(err)}")
+def fsview() -> Any:
+    """The stdlib-only fsview module (same dir): the filesystem view, and the syscall wrappers both use."""
+    return load_by_path("_fngate_fsview", Path(__file__).resolve().parent / "fsview.py")
+
+
+_libc, _check = fsview().libc, fsview().check
 
 
 def prctl(option: int, value: int) -> None:
     _check(_libc.prctl(option, ctypes.c_ulong(value), 0, 0, 0), f"prctl({option})")
 
 
+def unshare(flags: int, what: str) -> None:
+    _check(_libc.unshare(flags), f"unshare({what})")
+
+
 def unshare_network() -> None:
-    _check(_libc.unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)")
+    unshare(CLONE_NEWNET, "CLONE_NEWNET")
+
+
+def unshare_processes() -> None:
+    unshare(PROCESS_NAMESPACES, "CLONE_NEWPID|CLONE_NEWIPC|CLONE_NEWUTS|CLONE_NEWCGROUP")
 
 
 def egress_relay() -> Any:
-    """The stdlib-only egress_relay module (one dir up), loaded by path once; the zygote preloads it as root, so
-    its forked workers (and the workers' own code, under sys.modules[RELAY_MODULE]) never read the file."""
-    module = sys.modules.get(RELAY_MODULE)
-    if module is None:
-        spec = importlib.util.spec_from_file_location(RELAY_MODULE,
-                                                      Path(__file__).resolve().parent.parent / "egress_relay.py")
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[RELAY_MODULE] = module
-        spec.loader.exec_module(module)
-    return module
+    """The stdlib-only egress_relay module (one dir up); the zygote preloads it as root, so its forked workers (and
+    the workers' own code, under sys.modules[RELAY_MODULE]) never read the file."""
+    return load_by_path(RELAY_MODULE, Path(__file__).resolve().parent.parent / "egress_relay.py")
 
 
 def drop_to(uid: int) -> None:
@@ -165,25 +193,60 @@ def drop_to(uid: int) -> None:
     prctl(PR_SET_DUMPABLE, 1)
 
 
-def enter(spec: dict[str, Any], parent_pid: int) -> None:
-    """Confine the calling (freshly forked, single-threaded) child. Order matters: unshare needs root, so it
-    precedes the uid drop, and so does raising the new namespace's loopback (needs CAP_NET_ADMIN there; the egress
-    relay listens on it); NPROC is set before the drop so the drop is judged against it."""
+def enter(spec: dict[str, Any], parent_pid: int, report_fd: int, view_root: str | None) -> None:
+    """Confine the calling (freshly forked, single-threaded, root) child; returns in the process that becomes the
+    worker. ``report_fd`` gets the worker's pid when that is not the caller's (pid namespace); it is closed either
+    way. Order matters: namespaces and mounts need root, so they precede the uid drop, and so does raising the
+    new network namespace's loopback (the egress relay listens on it); NPROC is set before the drop so the drop is
+    judged against it."""
     os.setsid()
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent_pid:  # the zygote died between fork and prctl
         os._exit(1)
+    view = view_root if spec.get("isolate_filesystem") else None
+    flags = (CLONE_NEWNET if spec.get("isolate_network") else 0) | (CLONE_NEWNS if view else 0)
+    flags |= PROCESS_NAMESPACES if spec.get("isolate_pids") else 0
+    if flags:
+        unshare(flags, hex(flags))
+    if spec.get("isolate_pids"):
+        _keep(report_fd)  # returns only in the worker, pid 1 of the new namespace
+        _libc.sethostname(b"fngate", 6)
+    os.close(report_fd)
     for name, (soft, hard) in spec["rlimits"].items():
         resource.setrlimit(getattr(resource, name), (soft, hard))
     if spec.get("isolate_network"):
-        unshare_network()
         egress_relay().bring_loopback_up()
-    if spec.get("workdir"):
+    if view:
+        fsview().enter(view, spec.get("uid"), int(spec.get("tmp_mb") or 16))
+    elif spec.get("workdir"):
         os.chdir(spec["workdir"])
     if spec.get("uid") is not None:
         drop_to(spec["uid"])
     prctl(PR_SET_NO_NEW_PRIVS, 1)
     os.umask(0o077)
+
+
+def _keep(report_fd: int) -> None:
+    """Fork the worker into the namespaces just unshared; this process stays outside as its keeper: it reports the
+    worker's pid, lets go of every other fd (so the worker's pipes see EOF when the worker dies) and waits."""
+    alive_r, alive_w = os.pipe()
+    pid = os.fork()
+    if pid:
+        os.write(report_fd, str(pid).encode())
+        os.closerange(0, alive_w)
+        os.closerange(alive_w + 1, 1 << 20)
+        while True:  # SIGCHLD is ignored (inherited): waitpid returns ECHILD once the worker is gone
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                os._exit(0)
+            except InterruptedError:
+                continue
+    os.close(alive_w)
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if select.select([alive_r], [], [], 0)[0]:  # EOF: the keeper died before PDEATHSIG was armed
+        os._exit(1)
+    os.close(alive_r)
 
 
 def make_workdir(root: str, name: str, uid: int | None) -> str:
@@ -226,7 +289,7 @@ def probe(uid: int) -> dict[str, str]:
     if pid == 0:
         os.close(rd)
         report: list[str] = []
-        for step in (unshare_network, lambda: drop_to(uid)):
+        for step in (unshare_network, unshare_processes, lambda: drop_to(uid)):
             try:
                 step()
                 report.append("")
@@ -241,8 +304,8 @@ def probe(uid: int) -> dict[str, str]:
     os.close(rd)
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, 0)
-    net, setuid = ([*b"".join(chunks).decode().split("\n"), "probe failed", "probe failed"])[:2]
-    return {"unshare": net, "setuid": setuid}
+    net, pids, setuid = ([*b"".join(chunks).decode().split("\n"), *["probe failed"] * 3])[:3]
+    return {"unshare": net, "pids": pids, "setuid": setuid}
 
 
 def reachable(path: str) -> bool:
@@ -269,11 +332,18 @@ def route_imports() -> None:
             fd = os.open(entry, os.O_PATH | os.O_DIRECTORY)
             proxies[entry] = f"/proc/self/fd/{fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 100)}"
             os.close(fd)
-    if not proxies:
+    remap_imports(proxies)
+
+
+def remap_imports(mapping: dict[str, str]) -> None:
+    """Rewrite sys.path and every package's __path__ from host dirs to where the workers find them (an fd proxy,
+    or the path inside the filesystem view); later imports in the workers then resolve there."""
+    if not mapping:
         return
+    ordered = sorted(mapping.items(), key=lambda item: -len(item[0]))
 
     def swap(path: str) -> str:
-        for real, proxy in proxies.items():
+        for real, proxy in ordered:
             if path == real or path.startswith(real + os.sep):
                 return proxy + path[len(real):]
         return path

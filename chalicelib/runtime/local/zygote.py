@@ -9,9 +9,10 @@ the forked child exec'ing node. The zygote exits when the gateway's end closes (
 executor), and its workers die with it (PDEATHSIG).
 
 Requests (JSON, one per datagram) and replies:
-  {"op": "probe", "uid": N}                       → {"ok": true, "caps": {"unshare": "", "setuid": ""}}
+  {"op": "probe", "uid": N}      → {"ok": true, "caps": {"unshare": "", "pids": "", "setuid": "", "view": ""}}
   {"op": "spawn", "lang": "python"|"node", "spec": {...}, "name": "w200001", "exec": {"argv": [...], "env": {}}}
-      → {"ok": true, "pid": N, "workdir": "..."} + fds [in_w, out_r, err_r, pidfd]
+      → {"ok": true, "pid": N, "keeper": N, "workdir": "..."|null} + fds [in_w, out_r, err_r, pidfd]
+      (pid: the worker's; keeper: the process the pidfd is for, the same pid without a pid namespace)
   {"op": "sweep", "uid": N|null, "pgid": N, "workdir": "..."|null}   → {"ok": true}
 """
 
@@ -46,13 +47,23 @@ def _load(name: str) -> Any:
 
 # -- zygote side ------------------------------------------------------------------------------------------------------
 class _Server:
-    def __init__(self, sock: socket.socket, work_root: str, extra_paths: list[str]) -> None:
+    def __init__(self, sock: socket.socket, work_root: str, extra_paths: list[str],
+                 view: dict[str, Any] | None) -> None:
         self.sock, self.work_root, self.pid = sock, work_root, os.getpid()
         self.sandbox = _load("sandbox")
         self.sandbox.egress_relay()  # preloaded here (root): workers start it without reading the project's files
+        self.view_root, self.view_error = None, "not requested"
+        if view:
+            try:  # the read-only skeleton, in this process's own mount namespace
+                root = os.path.join(work_root, "view")
+                self.sandbox.fsview().build(root, view["binds"])
+                self.view_root, self.view_error = root, ""
+            except OSError as err:
+                self.view_error = str(err)
         _load("worker_python_logs")  # before worker_python, which imports it under this name
         self.worker = _load("worker_python")
-        self.worker.prepare(extra_paths, self.sandbox.route_imports)
+        remap = (lambda: self.sandbox.remap_imports(view["paths"])) if self.view_root else self.sandbox.route_imports
+        self.worker.prepare(extra_paths, remap)
 
     def serve(self) -> None:
         signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel; we never wait on workers
@@ -86,30 +97,36 @@ class _Server:
                 shutil.rmtree(req["workdir"], ignore_errors=True)
             return {"ok": True}, []
         if op == "probe":
-            return {"ok": True, "caps": self.sandbox.probe(req["uid"])}, []
+            return {"ok": True, "caps": {**self.sandbox.probe(req["uid"]), "view": self.view_error}}, []
         raise ValueError(f"unknown op {op!r}")
 
     def spawn(self, req: dict[str, Any]) -> tuple[dict[str, Any], list[int]]:
         spec = req["spec"]
-        spec["workdir"] = self.sandbox.make_workdir(self.work_root, req["name"], spec.get("uid"))
+        if not (spec.get("isolate_filesystem") and self.view_root):
+            spec["workdir"] = self.sandbox.make_workdir(self.work_root, req["name"], spec.get("uid"))
         in_r, in_w = os.pipe()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
+        report_r, report_w = os.pipe()
         pid = os.fork()
         if pid == 0:
-            self._child(req, spec, (in_r, out_w, err_w), (in_w, out_r, err_r))
-        for fd in (in_r, out_w, err_w):
+            self._child(req, spec, (in_r, out_w, err_w, report_w), (in_w, out_r, err_r, report_r))
+        for fd in (in_r, out_w, err_w, report_w):
             os.close(fd)
         try:
+            worker_pid = int(_read_all(report_r) or pid)  # EOF once the child reported (or died)
             pidfd = os.pidfd_open(pid)
-        except OSError:
+        except (OSError, ValueError):
             for fd in (in_w, out_r, err_r):
                 os.close(fd)
             raise
-        return {"ok": True, "pid": pid, "workdir": spec["workdir"]}, [in_w, out_r, err_r, pidfd]
+        finally:
+            os.close(report_r)
+        return ({"ok": True, "pid": worker_pid, "keeper": pid, "workdir": spec.get("workdir")},
+                [in_w, out_r, err_r, pidfd])
 
-    def _child(self, req: dict[str, Any], spec: dict[str, Any], ours: tuple[int, int, int],
-               theirs: tuple[int, int, int]) -> None:
+    def _child(self, req: dict[str, Any], spec: dict[str, Any], ours: tuple[int, ...],
+               theirs: tuple[int, ...]) -> None:
         """In the fresh child: wire fds 0 (in), 1+2 (stderr pipe), 3 (out); confine; become the worker."""
         try:
             high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in ours]
@@ -119,9 +136,9 @@ class _Server:
             os.dup2(high[2], 1)
             os.dup2(high[2], 2)
             os.dup2(high[1], 3)
-            for fd in high:
+            for fd in high[:3]:
                 os.close(fd)
-            self.sandbox.enter(spec, self.pid)
+            self.sandbox.enter(spec, self.pid, high[3], self.view_root)
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             if req["lang"] == "node":
                 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past RLIMIT_FSIZE fail with EFBIG, not a kill
@@ -135,6 +152,13 @@ class _Server:
         os._exit(0)
 
 
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 64):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 # -- gateway side -----------------------------------------------------------------------------------------------------
 class ZygoteError(Exception):
     """The zygote refused or failed a request (or could not be started)."""
@@ -144,8 +168,9 @@ class Zygote:
     """The gateway's handle: one request at a time (spawns take ~1 ms), restarted if it ever dies."""
 
     def __init__(self, python: str, work_root: str, env: dict[str, str], python_paths: list[str] | None = None,
-                 timeout_s: float = 10.0) -> None:
+                 timeout_s: float = 10.0, view: dict[str, Any] | None = None) -> None:
         self._python, self._work_root, self._env, self._timeout = python, work_root, env, timeout_s
+        self._view = json.dumps(view or {})
         self._paths = os.pathsep.join(python_paths or [])
         self._lock = threading.Lock()
         self._sock: socket.socket | None = None
@@ -158,7 +183,7 @@ class Zygote:
         try:
             self._proc = subprocess.Popen(
                 [self._python, "-I", "-S", str(HERE / "zygote.py"), str(theirs.fileno()), self._work_root,
-                 self._paths],
+                 self._paths, self._view],
                 pass_fds=[theirs.fileno()], env=self._env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 cwd="/")
         finally:
@@ -216,4 +241,4 @@ class Zygote:
 
 if __name__ == "__main__":
     _Server(socket.socket(fileno=int(sys.argv[1])), sys.argv[2],
-            [p for p in sys.argv[3].split(os.pathsep) if p]).serve()
+            [p for p in sys.argv[3].split(os.pathsep) if p], json.loads(sys.argv[4]) or None).serve()
