@@ -197,7 +197,7 @@ class LocalExecutor:
         in_w, out_r, err_r, pidfd = fds
         self._pump.add(err_r, f"{language} pid={reply['pid']}")
         return Worker(language, reply["pid"], pidfd, uid, reply.get("workdir"), LineReader(out_r), LineWriter(in_w),
-                      err_r, group=reply.get("keeper") or reply["pid"])
+                      err_r)
 
     def _start(self, target: Target) -> Worker:
         """Called by the pool, outside its lock: a worker with ``target``'s code loaded (a spare if one is ready)."""
@@ -235,7 +235,7 @@ class LocalExecutor:
         if worker.egress_token is not None and self._egress_proxy is not None:
             self._egress_proxy.unregister(worker.egress_token)
             worker.egress_token = None
-        self._chores.put(lambda: self._sweep(worker.uid, worker.group, worker.workdir))
+        self._chores.put(lambda: self._sweep(worker.uid, worker.pid, worker.workdir))
 
     def _sweep(self, uid: int | None, pgid: int | None, workdir: str | None) -> None:
         """Kill whatever the worker left (its uid's processes, else its process group) and remove its dir; only

@@ -7,9 +7,9 @@ namespaces (it sees only its own processes, shares no SysV/POSIX IPC); in its ow
 read-only view with a private /tmp (fsview.py); with rlimits on memory, CPU, files and processes; with
 PR_SET_NO_NEW_PRIVS, and PR_SET_PDEATHSIG(SIGKILL) so it dies with the zygote, which dies with the gateway.
 
-A new pid namespace only applies to the caller's children, so the zygote's child ("keeper", root, outside) unshares
-and forks the worker (pid 1 inside), reports the worker's pid and waits. The gateway holds the keeper's pidfd:
-killing the keeper kills the worker (PDEATHSIG), and the worker's exit takes every process of its namespace along.
+A new pid namespace only applies to the caller's children, so the zygote itself unshares one just before each fork
+and steps back with setns right after (``PidNamespaces``): the worker is pid 1 of its own namespace with no extra
+process or fork, and its death takes every process of that namespace along.
 The child-side functions run in the zygote's forked child (stdlib only: loaded by path there).
 """
 
@@ -193,25 +193,24 @@ def drop_to(uid: int) -> None:
     prctl(PR_SET_DUMPABLE, 1)
 
 
-def enter(spec: dict[str, Any], parent_pid: int, report_fd: int, view_root: str | None) -> None:
-    """Confine the calling (freshly forked, single-threaded, root) child; returns in the process that becomes the
-    worker. ``report_fd`` gets the worker's pid when that is not the caller's (pid namespace); it is closed either
-    way. Order matters: namespaces and mounts need root, so they precede the uid drop, and so does raising the
-    new network namespace's loopback (the egress relay listens on it); NPROC is set before the drop so the drop is
-    judged against it."""
+def enter(spec: dict[str, Any], alive_fd: int, view_root: str | None) -> None:
+    """Confine the calling (freshly forked, single-threaded, root) child. ``alive_fd`` reads EOF once the zygote is
+    gone (getppid() cannot tell across a pid namespace): checked after PDEATHSIG is armed, then closed. Order
+    matters: namespaces and mounts need root, so they precede the uid drop, and so does raising the new network
+    namespace's loopback (the egress relay listens on it); NPROC is set before the drop so the drop is judged
+    against it."""
     os.setsid()
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent_pid:  # the zygote died between fork and prctl
+    if select.select([alive_fd], [], [], 0)[0]:  # the zygote died between fork and prctl
         os._exit(1)
+    os.close(alive_fd)
     view = view_root if spec.get("isolate_filesystem") else None
     flags = (CLONE_NEWNET if spec.get("isolate_network") else 0) | (CLONE_NEWNS if view else 0)
-    flags |= PROCESS_NAMESPACES if spec.get("isolate_pids") else 0
+    flags |= (PROCESS_NAMESPACES & ~CLONE_NEWPID) if spec.get("isolate_pids") else 0  # the pid one: PidNamespaces
     if flags:
         unshare(flags, hex(flags))
     if spec.get("isolate_pids"):
-        _keep(report_fd)  # returns only in the worker, pid 1 of the new namespace
         _libc.sethostname(b"fngate", 6)
-    os.close(report_fd)
     for name, (soft, hard) in spec["rlimits"].items():
         resource.setrlimit(getattr(resource, name), (soft, hard))
     if spec.get("isolate_network"):
@@ -226,27 +225,23 @@ def enter(spec: dict[str, Any], parent_pid: int, report_fd: int, view_root: str 
     os.umask(0o077)
 
 
-def _keep(report_fd: int) -> None:
-    """Fork the worker into the namespaces just unshared; this process stays outside as its keeper: it reports the
-    worker's pid, lets go of every other fd (so the worker's pipes see EOF when the worker dies) and waits."""
-    alive_r, alive_w = os.pipe()
-    pid = os.fork()
-    if pid:
-        os.write(report_fd, str(pid).encode())
-        os.closerange(0, alive_w)
-        os.closerange(alive_w + 1, 1 << 20)
-        while True:  # SIGCHLD is ignored (inherited): waitpid returns ECHILD once the worker is gone
-            try:
-                os.waitpid(pid, 0)
-            except ChildProcessError:
-                os._exit(0)
-            except InterruptedError:
-                continue
-    os.close(alive_w)
-    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if select.select([alive_r], [], [], 0)[0]:  # EOF: the keeper died before PDEATHSIG was armed
-        os._exit(1)
-    os.close(alive_r)
+class PidNamespaces:
+    """In the zygote: ``with pids.fresh():`` around a fork makes the child pid 1 of a new pid namespace, while the
+    zygote itself (and its later children, unless asked again) stay in its own."""
+
+    def __init__(self) -> None:
+        self._own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+
+    @contextlib.contextmanager
+    def fresh(self, wanted: bool) -> Any:
+        if not wanted:
+            yield
+            return
+        unshare(CLONE_NEWPID, "CLONE_NEWPID")
+        try:
+            yield
+        finally:  # back to our own namespace for children (in the parent only: the child never returns here)
+            _check(_libc.setns(self._own, CLONE_NEWPID), "setns(CLONE_NEWPID)")
 
 
 def make_workdir(root: str, name: str, uid: int | None) -> str:

@@ -45,7 +45,6 @@ class Worker:
     reader: LineReader
     writer: LineWriter
     stderr_fd: int
-    group: int = 0  # its process group (the keeper's pid when the worker has its own pid namespace)
     recycle: bool = False  # retire instead of returning to the idle list
     alive: bool = True
     egress_token: str | None = None  # its egress proxy password, while it serves a target

@@ -11,8 +11,7 @@ executor), and its workers die with it (PDEATHSIG).
 Requests (JSON, one per datagram) and replies:
   {"op": "probe", "uid": N}      → {"ok": true, "caps": {"unshare": "", "pids": "", "setuid": "", "view": ""}}
   {"op": "spawn", "lang": "python"|"node", "spec": {...}, "name": "w200001", "exec": {"argv": [...], "env": {}}}
-      → {"ok": true, "pid": N, "keeper": N, "workdir": "..."|null} + fds [in_w, out_r, err_r, pidfd]
-      (pid: the worker's; keeper: the process the pidfd is for, the same pid without a pid namespace)
+      → {"ok": true, "pid": N, "workdir": "..."|null} + fds [in_w, out_r, err_r, pidfd]
   {"op": "sweep", "uid": N|null, "pgid": N, "workdir": "..."|null}   → {"ok": true}
 """
 
@@ -52,6 +51,8 @@ class _Server:
         self.sock, self.work_root, self.pid = sock, work_root, os.getpid()
         self.sandbox = _load("sandbox")
         self.sandbox.egress_relay()  # preloaded here (root): workers start it without reading the project's files
+        self.pids = self.sandbox.PidNamespaces()
+        self.alive_r, self.alive_w = os.pipe()  # children see EOF on alive_r once the zygote is gone
         self.view_root, self.view_error = None, "not requested"
         if view:
             try:  # the read-only skeleton, in this process's own mount namespace
@@ -107,38 +108,34 @@ class _Server:
         in_r, in_w = os.pipe()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
-        report_r, report_w = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            self._child(req, spec, (in_r, out_w, err_w, report_w), (in_w, out_r, err_r, report_r))
-        for fd in (in_r, out_w, err_w, report_w):
+        with self.pids.fresh(bool(spec.get("isolate_pids"))):
+            pid = os.fork()
+            if pid == 0:
+                self._child(req, spec, (in_r, out_w, err_w), (in_w, out_r, err_r))
+        for fd in (in_r, out_w, err_w):
             os.close(fd)
         try:
-            worker_pid = int(_read_all(report_r) or pid)  # EOF once the child reported (or died)
             pidfd = os.pidfd_open(pid)
-        except (OSError, ValueError):
+        except OSError:
             for fd in (in_w, out_r, err_r):
                 os.close(fd)
             raise
-        finally:
-            os.close(report_r)
-        return ({"ok": True, "pid": worker_pid, "keeper": pid, "workdir": spec.get("workdir")},
-                [in_w, out_r, err_r, pidfd])
+        return {"ok": True, "pid": pid, "workdir": spec.get("workdir")}, [in_w, out_r, err_r, pidfd]
 
-    def _child(self, req: dict[str, Any], spec: dict[str, Any], ours: tuple[int, ...],
-               theirs: tuple[int, ...]) -> None:
+    def _child(self, req: dict[str, Any], spec: dict[str, Any], ours: tuple[int, int, int],
+               theirs: tuple[int, int, int]) -> None:
         """In the fresh child: wire fds 0 (in), 1+2 (stderr pipe), 3 (out); confine; become the worker."""
         try:
             high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in ours]
-            for fd in (*ours, *theirs, self.sock.fileno()):
+            for fd in (*ours, *theirs, self.sock.fileno(), self.alive_w):
                 os.close(fd)
             os.dup2(high[0], 0)
             os.dup2(high[2], 1)
             os.dup2(high[2], 2)
             os.dup2(high[1], 3)
-            for fd in high[:3]:
+            for fd in high:
                 os.close(fd)
-            self.sandbox.enter(spec, self.pid, high[3], self.view_root)
+            self.sandbox.enter(spec, self.alive_r, self.view_root)
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             if req["lang"] == "node":
                 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past RLIMIT_FSIZE fail with EFBIG, not a kill
@@ -150,13 +147,6 @@ class _Server:
             finally:
                 os._exit(70)
         os._exit(0)
-
-
-def _read_all(fd: int) -> bytes:
-    chunks = []
-    while chunk := os.read(fd, 64):
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 # -- gateway side -----------------------------------------------------------------------------------------------------
