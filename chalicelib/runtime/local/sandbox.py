@@ -232,6 +232,10 @@ class PidNamespaces:
     def __init__(self) -> None:
         self._own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
 
+    def fileno(self) -> int:
+        """The zygote's own namespace: children must close it (an fd to the host's pid namespace)."""
+        return self._own
+
     @contextlib.contextmanager
     def fresh(self, wanted: bool) -> Any:
         if not wanted:

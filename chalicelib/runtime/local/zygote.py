@@ -127,7 +127,7 @@ class _Server:
         """In the fresh child: wire fds 0 (in), 1+2 (stderr pipe), 3 (out); confine; become the worker."""
         try:
             high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in ours]
-            for fd in (*ours, *theirs, self.sock.fileno(), self.alive_w):
+            for fd in (*ours, *theirs, self.sock.fileno(), self.alive_w, self.pids.fileno()):
                 os.close(fd)
             os.dup2(high[0], 0)
             os.dup2(high[2], 1)
