@@ -15,7 +15,6 @@ import itertools
 import statistics
 import time
 from dataclasses import replace
-from typing import Any
 
 from chalicelib import toolbelt
 from chalicelib.runtime.base import Target
@@ -42,53 +41,64 @@ def _target(runtime: str) -> Target:
                   code=NOOP[runtime], environment={}, function_name="noop")
 
 
-def _layer(policy: SandboxPolicy, cold: dict[str, int], calls: int) -> dict[str, Any]:
-    ex = LocalExecutor(policy=policy, spares=0, max_workers=8, toolbelt_node_path=toolbelt.NODE_PATH,
-                       toolbelt_python_path=toolbelt.PYTHON_PATH)
+def _cold(ex: LocalExecutor, runtime: str) -> float:
+    t = _target(runtime)
+    started = time.perf_counter()
+    ex.deploy(t)
+    ex.invoke(t, EVENT)
+    elapsed = (time.perf_counter() - started) * 1000
+    ex.undeploy(t.account_id, t.function_uuid)
+    return elapsed
+
+
+def _calls(ex: LocalExecutor, t: Target, count: int) -> list[float]:
+    samples = []
+    for _ in range(count):
+        started = time.perf_counter()
+        ex.invoke(t, EVENT)
+        samples.append((time.perf_counter() - started) * 1e6)
+    return samples
+
+
+def measure(rounds: int = 16, calls: int = 2000) -> list[tuple[str, str, str, str]]:
+    """Rows for results.md: (figure, measured, peer, verdict). One executor per layer, all alive at once, and every
+    sample taken round robin across them, so drift on a shared machine hits every layer alike."""
+    executors = [LocalExecutor(policy=policy, spares=0, max_workers=8, toolbelt_node_path=toolbelt.NODE_PATH,
+                               toolbelt_python_path=toolbelt.PYTHON_PATH) for _, policy in LAYERS]
+    runtimes = ("python3.11", "nodejs20")
+    cold: dict[tuple[int, str], list[float]] = {(i, r): [] for i in range(len(LAYERS)) for r in runtimes}
+    call: dict[tuple[int, str], list[float]] = {(i, r): [] for i in range(len(LAYERS)) for r in runtimes}
     try:
-        out: dict[str, Any] = {}
-        for runtime, count in cold.items():
-            times = []
-            for _ in range(count):
-                t = _target(runtime)
-                started = time.perf_counter()
-                ex.deploy(t)
-                ex.invoke(t, EVENT)
-                times.append((time.perf_counter() - started) * 1000)
-                ex.undeploy(t.account_id, t.function_uuid)
-            out[f"cold {runtime}"] = statistics.median(times)
-            warm = _target(runtime)
-            ex.deploy(warm)
-            for _ in range(50):
-                ex.invoke(warm, EVENT)
-            samples = []
-            for _ in range(calls):
-                started = time.perf_counter()
-                ex.invoke(warm, EVENT)
-                samples.append((time.perf_counter() - started) * 1e6)
-            out[f"call {runtime}"] = statistics.median(samples)
-        return out
+        for ex in executors:
+            ex.settle()
+        for n in range(rounds):
+            for i, ex in enumerate(executors):
+                for runtime in runtimes:
+                    if runtime == "python3.11" or n % 2 == 0:  # Node cold starts are slow: every other round
+                        cold[(i, runtime)].append(_cold(ex, runtime))
+        warm = {(i, r): _target(r) for i in range(len(LAYERS)) for r in runtimes}
+        for (i, _runtime), t in warm.items():
+            executors[i].deploy(t)
+            _calls(executors[i], t, 50)
+        for _ in range(10):
+            for (i, runtime), t in warm.items():
+                call[(i, runtime)].extend(_calls(executors[i], t, calls // 10))
     finally:
-        ex.close()
-
-
-def measure(cold_python: int = 25, cold_node: int = 8, calls: int = 2000) -> list[tuple[str, str, str, str]]:
-    """Rows for results.md: (figure, measured, peer, verdict)."""
-    cold = {"python3.11": cold_python, "nodejs20": cold_node}
-    results = [(name, _layer(policy, cold, calls)) for name, policy in LAYERS]
-    base = results[0][1]
+        for ex in executors:
+            ex.close()
+    med = {key: statistics.median(values) for key, values in cold.items()}
+    per_call = {key: statistics.median(values) for key, values in call.items()}
     rows = []
-    for name, figures in results:
-        parts = []
-        for runtime in ("python3.11", "nodejs20"):
-            label = "py" if runtime.startswith("python") else "node"
-            parts.append(f"cold {label} {figures[f'cold {runtime}']:.1f} ms, call {label} "
-                         f"{figures[f'call {runtime}']:.0f} µs")
-        delta = ", ".join(f"{'py' if r.startswith('python') else 'node'} cold "
-                          f"{figures[f'cold {r}'] - base[f'cold {r}']:+.1f} ms / call "
-                          f"{figures[f'call {r}'] - base[f'call {r}']:+.0f} µs" for r in ("python3.11", "nodejs20"))
-        rows.append((f"sandbox cost: {name}", "; ".join(parts), f"vs no isolation: {delta}", "measured"))
+    for i, (name, _policy) in enumerate(LAYERS):
+        figures = "; ".join(f"{_short(r)} cold {med[(i, r)]:.1f} ms, call {per_call[(i, r)]:.0f} µs" for r in runtimes)
+        delta = ", ".join(f"{_short(r)} cold {med[(i, r)] - med[(0, r)]:+.1f} ms / call "
+                          f"{per_call[(i, r)] - per_call[(0, r)]:+.0f} µs" for r in runtimes)
+        rows.append((f"sandbox cost: {name}", figures, f"vs no isolation: {delta}", "measured"))
     return rows
+
+
+def _short(runtime: str) -> str:
+    return "py" if runtime.startswith("python") else "node"
 
 
 if __name__ == "__main__":

@@ -196,6 +196,12 @@ class Chores:
             except Exception:
                 log.exception("housekeeping failed")
 
+    def drain(self, timeout_s: float = 10.0) -> bool:
+        """Wait until everything queued before this call is done (False on timeout)."""
+        done = threading.Event()
+        self._queue.put(done.set)
+        return done.wait(timeout_s)
+
     def close(self, timeout_s: float = 5.0) -> None:
         """Finish what is queued, then stop."""
         self._queue.put(None)
