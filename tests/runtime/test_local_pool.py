@@ -225,3 +225,19 @@ def test_functions_reach_the_toolbelts_through_their_paths() -> None:
             ex.close()
     finally:
         shutil.rmtree(root)
+
+
+def test_node_workers_start_from_a_snapshot_and_fall_back_to_the_script(caplog: pytest.LogCaptureFixture) -> None:
+    need_sandbox()
+    ex = LocalExecutor(spares=0)
+    try:
+        assert ex.settle()
+        assert ex._node_argv[-2:] == ["--snapshot-blob", "/opt/fngate/runtime/worker_node.blob"]
+        t = target(NODE, "async function lambda(input) {\n  return process.execArgv;\n}\n")
+        ex.deploy(t)
+        assert "--snapshot-blob" in run(ex, t).result
+        before = list(ex._node_argv)
+        ex._snapshot_node("/nonexistent/worker_node.js", None)  # a build that fails changes nothing
+        assert ex._node_argv == before and "no Node start-up snapshot" in caplog.text
+    finally:
+        ex.close()
