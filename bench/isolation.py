@@ -2,7 +2,8 @@
 executor with layers taken away, measured side by side in one process (the executor directly, no HTTP).
 
 Layers, added one at a time: none (workers run as the gateway's uid, share everything) → own uid + rlimits → + network
-namespace → + pid/IPC/UTS/cgroup namespaces → + read-only filesystem view with private /tmp (= the default policy).
+namespace → + pid/IPC/UTS/cgroup namespaces → + read-only filesystem view with private /tmp → + seccomp filter (= the
+default policy).
 Cold start = deploy of a never-seen function (spawn from the zygote, load its code) + its first invoke, with no spare
 worker ready, so the namespaces and mounts are all on the measured path.
 
@@ -27,11 +28,13 @@ EVENT = {"headers": [], "payload": None}
 FULL = SandboxPolicy()
 LAYERS: list[tuple[str, SandboxPolicy]] = [
     ("no isolation", replace(FULL, drop_privileges=False, isolate_network=False, isolate_pids=False,
-                             isolate_filesystem=False)),
-    ("+ own uid, rlimits", replace(FULL, isolate_network=False, isolate_pids=False, isolate_filesystem=False)),
-    ("+ network namespace", replace(FULL, isolate_pids=False, isolate_filesystem=False)),
-    ("+ pid/IPC/UTS namespaces", replace(FULL, isolate_filesystem=False)),
-    ("+ read-only view, private /tmp (default)", FULL),
+                             isolate_filesystem=False, filter_syscalls=False)),
+    ("+ own uid, rlimits", replace(FULL, isolate_network=False, isolate_pids=False, isolate_filesystem=False,
+                                   filter_syscalls=False)),
+    ("+ network namespace", replace(FULL, isolate_pids=False, isolate_filesystem=False, filter_syscalls=False)),
+    ("+ pid/IPC/UTS namespaces", replace(FULL, isolate_filesystem=False, filter_syscalls=False)),
+    ("+ read-only view, private /tmp", replace(FULL, filter_syscalls=False)),
+    ("+ seccomp filter (= the default)", FULL),
 ]
 _ids = itertools.count(1)
 

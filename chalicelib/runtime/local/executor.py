@@ -312,7 +312,8 @@ class LocalExecutor:
         steps = {"unshare(CLONE_NEWNET)": ("isolate_network", caps["unshare"]),
                  "pid/IPC/UTS namespaces": ("isolate_pids", caps["pids"]),
                  "read-only filesystem view": ("isolate_filesystem", caps["view"]),
-                 "setuid to an unprivileged worker uid": ("drop_privileges", caps["setuid"])}
+                 "setuid to an unprivileged worker uid": ("drop_privileges", caps["setuid"]),
+                 "seccomp syscall filter": ("filter_syscalls", caps["syscalls"])}
         missing = {step: (field, err) for step, (field, err) in steps.items() if getattr(policy, field) and err}
         if not missing:
             return policy

@@ -66,6 +66,7 @@ class SandboxPolicy:
     isolate_pids: bool = True  # own pid, IPC, UTS and cgroup namespaces (needs root)
     isolate_filesystem: bool = True  # the read-only view + private /tmp of fsview.py (needs root)
     tmp_mb: int = 16  # the private /tmp's size (tmpfs, counted as the worker's memory)
+    filter_syscalls: bool = True  # the seccomp filter of seccomp.py
 
     def rlimits(self, language: str) -> dict[str, tuple[int, int]]:
         address_space = (self.node_address_space_mb if language == "node" else self.memory_mb) * _MB
@@ -84,7 +85,8 @@ class SandboxPolicy:
         """The JSON the zygote's child applies (enter())."""
         return {"rlimits": self.rlimits(language), "uid": uid if self.drop_privileges else None,
                 "isolate_network": self.isolate_network, "isolate_pids": self.isolate_pids,
-                "isolate_filesystem": self.isolate_filesystem, "tmp_mb": self.tmp_mb, "workdir": workdir}
+                "isolate_filesystem": self.isolate_filesystem, "tmp_mb": self.tmp_mb,
+                "filter_syscalls": self.filter_syscalls, "workdir": workdir}
 
 
 class UidPool:
@@ -178,6 +180,16 @@ def unshare_processes() -> None:
     unshare(PROCESS_NAMESPACES, "CLONE_NEWPID|CLONE_NEWIPC|CLONE_NEWUTS|CLONE_NEWCGROUP")
 
 
+def seccomp() -> Any:
+    """The stdlib-only seccomp module (same dir)."""
+    return load_by_path("_fngate_seccomp", Path(__file__).resolve().parent / "seccomp.py")
+
+
+def filter_syscalls() -> None:
+    prctl(PR_SET_NO_NEW_PRIVS, 1)
+    seccomp().install()
+
+
 def egress_relay() -> Any:
     """The stdlib-only egress_relay module (one dir up); the zygote preloads it as root, so its forked workers (and
     the workers' own code, under sys.modules[RELAY_MODULE]) never read the file."""
@@ -222,6 +234,8 @@ def enter(spec: dict[str, Any], alive_fd: int, view_root: str | None) -> None:
     if spec.get("uid") is not None:
         drop_to(spec["uid"])
     prctl(PR_SET_NO_NEW_PRIVS, 1)
+    if spec.get("filter_syscalls"):
+        seccomp().install()
     os.umask(0o077)
 
 
@@ -288,7 +302,7 @@ def probe(uid: int) -> dict[str, str]:
     if pid == 0:
         os.close(rd)
         report: list[str] = []
-        for step in (unshare_network, unshare_processes, lambda: drop_to(uid)):
+        for step in (unshare_network, unshare_processes, lambda: drop_to(uid), filter_syscalls):
             try:
                 step()
                 report.append("")
@@ -303,8 +317,8 @@ def probe(uid: int) -> dict[str, str]:
     os.close(rd)
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, 0)
-    net, pids, setuid = ([*b"".join(chunks).decode().split("\n"), *["probe failed"] * 3])[:3]
-    return {"unshare": net, "pids": pids, "setuid": setuid}
+    net, pids, setuid, syscalls = ([*b"".join(chunks).decode().split("\n"), *["probe failed"] * 4])[:4]
+    return {"unshare": net, "pids": pids, "setuid": setuid, "syscalls": syscalls}
 
 
 def reachable(path: str) -> bool:

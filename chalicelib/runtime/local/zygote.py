@@ -9,7 +9,8 @@ the forked child exec'ing node. The zygote exits when the gateway's end closes (
 executor), and its workers die with it (PDEATHSIG).
 
 Requests (JSON, one per datagram) and replies:
-  {"op": "probe", "uid": N}      → {"ok": true, "caps": {"unshare": "", "pids": "", "setuid": "", "view": ""}}
+  {"op": "probe", "uid": N}
+      → {"ok": true, "caps": {"unshare": "", "pids": "", "setuid": "", "syscalls": "", "view": ""}} ("" = works)
   {"op": "spawn", "lang": "python"|"node", "spec": {...}, "name": "w200001", "exec": {"argv": [...], "env": {}}}
       → {"ok": true, "pid": N, "workdir": "..."|null} + fds [in_w, out_r, err_r, pidfd]
   {"op": "sweep", "uid": N|null, "pgid": N, "workdir": "..."|null}   → {"ok": true}
@@ -51,6 +52,7 @@ class _Server:
         self.sock, self.work_root, self.pid = sock, work_root, os.getpid()
         self.sandbox = _load("sandbox")
         self.sandbox.egress_relay()  # preloaded here (root): workers start it without reading the project's files
+        self.sandbox.seccomp()  # (and so is this: a worker in its view could not read it)
         self.pids = self.sandbox.PidNamespaces()
         self.alive_r, self.alive_w = os.pipe()  # children see EOF on alive_r once the zygote is gone
         self.view_root, self.view_error = None, "not requested"
