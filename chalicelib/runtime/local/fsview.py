@@ -82,10 +82,10 @@ def plan(*, python_prefix: str, node_binary: str | None, runtime_dir: str, toolb
         add(f"/dev/{device}", f"/dev/{device}", "device")
     for prefix in (os.path.realpath(python_prefix),
                    os.path.dirname(os.path.dirname(os.path.realpath(node_binary))) if node_binary else None):
-        if prefix and not prefix.startswith("/tmp/"):  # /tmp is the worker's own: anything there goes under INSIDE
-            add(prefix, prefix)
-        elif prefix:
+        if prefix and (prefix + "/").startswith("/tmp/"):  # /tmp is the worker's own: move it under INSIDE
             add(prefix, f"{INSIDE}/host{prefix}")
+        elif prefix:
+            add(prefix, prefix)
     add(runtime_dir, f"{INSIDE}/runtime")
     add(toolbelt_node, f"{INSIDE}/toolbelt/node")
     add(toolbelt_python, f"{INSIDE}/toolbelt/python")
