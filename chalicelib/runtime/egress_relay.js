@@ -43,12 +43,18 @@ function proxyUrl(port, token) {
   return `http://fn:${token}@127.0.0.1:${port}`;
 }
 
-/** Start the relay from the environment and export the proxy variables; resolves to them ({} without egress). */
-async function startFromEnv(env = process.env) {
+/**
+ * Start the relay from the environment and export the proxy variables; resolves to them ({} without egress).
+ * `started` ({path, port: Promise}) is a relay the worker started ahead, while idle: reused if it is for `path`.
+ */
+async function startFromEnv(env = process.env, started = null) {
   const path = env[ENV_SOCKET];
   const token = env[ENV_TOKEN];
   if (!path || !token) return {};
-  const url = proxyUrl(await startRelay(path), token);
+  let port = null;
+  if (started && started.path === path) port = await started.port.catch(() => null);
+  if (port === null) port = await startRelay(path);
+  const url = proxyUrl(port, token);
   const exported = Object.fromEntries(PROXY_VARS.map((name) => [name, url]));
   Object.assign(env, exported);
   return exported;

@@ -13,6 +13,7 @@ import atexit
 import itertools
 import logging
 import os
+import select
 import shutil
 import subprocess
 import sys
@@ -103,7 +104,8 @@ class LocalExecutor:
         self._node_argv = [fsview.inside(view, os.path.realpath(self._node)) if self._node else "", *self._node_flags,
                            fsview.inside(view, node_script)]
         self._node_env = {**BASE_ENV, "FNGATE_WORKER_DIR": fsview.inside(view, runtime_dir),
-                          **({"NODE_PATH": fsview.inside(view, toolbelt_node_path)} if toolbelt_node_path else {})}
+                          **({"NODE_PATH": fsview.inside(view, toolbelt_node_path)} if toolbelt_node_path else {}),
+                          **({"FNGATE_EGRESS_SOCKET": self._egress_env} if self._egress_env else {})}
         if view is None and toolbelt_node_path and not reachable(toolbelt_node_path):
             log.warning("%s is not readable by worker uids: Node functions cannot require from it", toolbelt_node_path)
         self._uids = (UidPool(self._policy.uid_base, self._policy.uid_count)  # a block no other executor holds
@@ -239,12 +241,31 @@ class LocalExecutor:
         return worker
 
     def _retire(self, worker: Worker) -> None:
-        """Kill now (pidfd); sweep its uid and private dir in the background, then free the uid."""
+        """Kill now (pidfd); sweep its uid and private dir in the background, then free the uid.
+
+        A worker with its own pid namespace and no host dir needs no sweep: when it (pid 1 there) dies, the kernel
+        kills everything it started, and nothing can leave that namespace. Its uid is free once it has exited —
+        no zygote round trip competing with the next cold start."""
+        exited = os.dup(worker.pidfd) if worker.alive and self._policy.isolate_pids and not worker.workdir else None
         worker.kill()
         if worker.egress_token is not None and self._egress_proxy is not None:
             self._egress_proxy.unregister(worker.egress_token)
             worker.egress_token = None
-        self._chores.put(lambda: self._sweep(worker.uid, worker.pid, worker.workdir))
+        if exited is not None:
+            self._chores.put(lambda: self._free_after_exit(exited, worker))
+        else:
+            self._chores.put(lambda: self._sweep(worker.uid, worker.pid, worker.workdir))
+
+    def _free_after_exit(self, pidfd: int, worker: Worker) -> None:
+        try:
+            gone = bool(select.select([pidfd], [], [], 5.0)[0])
+        finally:
+            os.close(pidfd)
+        if gone:
+            if worker.uid is not None and self._uids is not None:
+                self._uids.give(worker.uid)
+        else:  # not seen to exit: take the long way
+            self._sweep(worker.uid, worker.pid, worker.workdir)
 
     def _sweep(self, uid: int | None, pgid: int | None, workdir: str | None) -> None:
         """Kill whatever the worker left (its uid's processes, else its process group) and remove its dir; only

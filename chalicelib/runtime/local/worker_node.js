@@ -230,6 +230,12 @@ function rpcResult(msg) {
 }
 
 // -- load ----------------------------------------------------------------------------------------------------------
+let relayAhead = null; // {path, port: Promise}: the egress relay, started while this worker waits for code
+
+function egressRelay() {
+  return createRequire(path.join(here, 'worker_node.js'))('./egress_relay.js');
+}
+
 function functionRequire(filename) {
   const base = createRequire(filename);
   const guarded = (id) => {
@@ -262,9 +268,7 @@ async function load(msg) {
     for (const key of Object.keys(process.env)) delete process.env[key];
     Object.assign(process.env, msg.env || {});
     // before any user code: the relay on this worker's loopback and HTTP(S)_PROXY pointing at it (staged beside us)
-    if (process.env.FNGATE_EGRESS_SOCKET) {
-      await createRequire(path.join(here, 'worker_node.js'))('./egress_relay.js').startFromEnv();
-    }
+    if (process.env.FNGATE_EGRESS_SOCKET) await egressRelay().startFromEnv(process.env, relayAhead);
     if (msg.limits) limits = { entries: msg.limits.log_entries, chars: msg.limits.log_chars };
     lambdaFn = compile(msg.code);
     callbackForm = lambdaFn.length >= 2;
@@ -298,6 +302,11 @@ warmUp();
 
 function main() {
   here = process.env.FNGATE_WORKER_DIR || here;
+  const socket = process.env.FNGATE_EGRESS_SOCKET;
+  if (socket) { // ~10 ms (compile + first listen) off the load path; it needs no token, the proxy URL does
+    relayAhead = { path: socket, port: egressRelay().startRelay(socket) };
+    relayAhead.port.catch(() => { relayAhead = null; });
+  }
   process.on('uncaughtException', uncaught);
   process.on('unhandledRejection', uncaught);
   process.on('SIGXCPU', () => { recycle = true; });
