@@ -27,7 +27,6 @@ def ping() -> dict[str, bool]:
 
 def floor_route(seconds: float) -> dict:
     with GatewayServer(FLOOR_APP, "127.0.0.1", 0) as srv:
-        srv.start()
         return run(Spec("127.0.0.1", srv.port, "GET", "/ping", {}), seconds=seconds)
 
 

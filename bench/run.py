@@ -1,6 +1,7 @@
 """`make bench`: every figure of issue 7 beside its peer, measured in one run; writes bench/results.md.
 
-The gateway runs as a real `fngate serve` process; load comes from separate processes (bench/loadgen.py).
+The gateway runs as a real `fngate serve` process; load comes from separate processes: wrk (C, bench/invoke.lua)
+when it is installed, and bench/loadgen.py (Python) as a second opinion and as the fallback.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench import fleet, wrk
 from bench.floor import _wait_port, chalice_local, floor_route
 from bench.loadgen import Spec, run
 
@@ -25,6 +27,11 @@ ROOT = Path(__file__).resolve().parents[1]
 ACCOUNT = "bench"
 NOOP_NODE = "function lambda(input, callback) {\n  callback(null, null);\n}\n"
 NOOP_PY = "def lambda_handler(input, callback):\n    callback(None, None)\n"
+FLEET = 1000  # functions deployed for the round robin
+CAP = 16  # FNGATE_MAX_WORKERS of the fleet gateway
+PY_WORKER_MB, NODE_WORKER_MB, GATEWAY_MB = 25, 50, 80  # the issue's per-process targets
+# The fleet's memory bound: the gateway, the zygote, one spare per language and CAP Python workers at their targets.
+RSS_BOUND_MB = GATEWAY_MB + PY_WORKER_MB * (CAP + 2) + NODE_WORKER_MB
 
 
 class Gateway:
@@ -74,14 +81,19 @@ class Gateway:
                 time.sleep(0.001)
 
     def invoke(self, uuid: str) -> Any:
-        return self.call("POST", f"/api/account/{ACCOUNT}/lambdas/{uuid}/invoke?v=1&skillId=&externalSystem=b",
-                         {"timestamp": 0, "headers": [], "payload": {}}, token=self.token)
+        return self.call("POST", self.invoke_path(uuid), {"timestamp": 0, "headers": [], "payload": {}},
+                         token=self.token)
+
+    def invoke_path(self, uuid: str) -> str:
+        return f"/api/account/{ACCOUNT}/lambdas/{uuid}/invoke?v=1&skillId=&externalSystem=bench"
 
     def spec(self, uuid: str) -> Spec:
         body = json.dumps({"timestamp": 0, "headers": [], "payload": {}}).encode()
-        return Spec("127.0.0.1", self.port, "POST",
-                    f"/api/account/{ACCOUNT}/lambdas/{uuid}/invoke?v=1&skillId=&externalSystem=bench",
+        return Spec("127.0.0.1", self.port, "POST", self.invoke_path(uuid),
                     {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"}, body)
+
+    def url(self, uuid: str) -> str:
+        return f"http://127.0.0.1:{self.port}{self.invoke_path(uuid)}"
 
     def rss_mb(self) -> tuple[float, list[float]]:
         """(gateway RSS, [RSS of each descendant]) in MB."""
@@ -112,14 +124,54 @@ def _rss(pid: int) -> float:
     return float("nan")
 
 
+def ensure_wrk() -> str:
+    """wrk's path; `make bench` installs it (Debian's package) when it can. Empty if it is not there."""
+    return wrk.available() or ""
+
+
+# Figures of the same benchmarks before this round of fixes (same machine, 2026-11-25, earlier runs of this file
+# and of bench/wrk.py against the code as it was): what each fix is measured against.
+BEFORE = {
+    "p50_py": "0.818 ms (loadgen)", "p50_node": "0.845 ms (loadgen)",
+    "through_wrk": "≈ 950 req/s, p50 15.7 ms, p99 57 ms (wrk, 16 conns)",
+    "through_loadgen": "1089 req/s (loadgen)", "inproc": "503 µs", "list": "60.8 ms (every document decoded)",
+}
+
 NOTES = [
-    "- The load generator is Python and shares the 2 cores with the gateway, so throughput here is bounded by both;",
-    "  per-request gateway CPU is ~0.6-0.9 ms in-process (profile.txt): Chalice's event building and routing,",
-    "  token verification (cached), the function lookup (cached 1 s), the pipe round trip to the worker.",
-    "- Before/after in this session: invocation records moved off the hot path (background batches) and the",
-    "  function lookup cached: in-process invoke 1227 → 880 µs (profiled), throughput 1075 → ~1300 req/s.",
-    "- Listing 1,000 functions decodes every full function document (code included); a meta-only projection",
-    "  would cut it.",
+    "- Fixes in this round, each measured against BEFORE (the `before` column): (1) chalicelib/server.py parses",
+    "  the request line and headers itself instead of through http.server's email parser, and replaces",
+    "  LocalGateway's per-request route matching (every route tried, urlparse/parse_qs each time) by a table",
+    "  compiled once, with the Lambda context's request id made only if read; same answers, LocalGateway still",
+    "  serves CORS preflights and routes with authorizers. (2) Invocation records are handed to the writer with",
+    "  one deque append (the writer wakes once per batch, not once per record through a condition variable).",
+    "  (3) Request ids are made without a system call; the account limiter's context manager is a class, not a",
+    "  generator. (4) Listings that show no code (V2 list, deployments) ask the store to leave code, environment",
+    "  and dependencies out (`Query.omit`: SQLite drops them itself from documents over 4 kB, else after decoding;",
+    "  DynamoDB after decoding); every listing first reads only keys and record versions (`Query.keys_only`)",
+    "  and decodes only the functions it has not decoded at that version (exact: any change gives a record a new",
+    "  version); field names of the dataclasses are looked up once, not per decode. (5) The record writer",
+    "  stores records in transactions of 20 (one executemany in SQLite) and yields the GIL between them, so a",
+    "  request no longer waits behind a whole batch being encoded (the 1-connection p99). (6) Chalice's",
+    "  content-type matcher (four calls a request) is memoized, and a token seen before is answered from a",
+    "  cache while unexpired and its principal's existence check (5 s) is fresh.",
+    "- Throughput (missed) is bound by the gateway's one core (the GIL): at 16 connections the gateway process",
+    "  uses ~100% of a core while the machine has ~50% idle, and spends ~1.3–1.5× its single-connection CPU per",
+    "  request on thread hand-offs (16 handler threads, 4 workers per function, pipe waits). Per request its",
+    "  handler threads spend ~2× the CPU the same code takes in a hot in-process loop (profile.txt): every",
+    "  request crosses three processes (client, gateway, worker) on two cores.",
+    "- The floor got faster with fix (1) too (p50 0.28 ms before; 0.13–0.24 ms in today's runs), so `≤ 3× floor`",
+    "  now compares with a floor at or below the issue's 0.18 ms.",
+    "- Evicted first invokes (missed) are the executor's time (chalicelib/runtime/local, being rewritten). Timed",
+    "  in-process: with a spare ready, loading the code takes 1–3 ms (Python) / 3–8 ms (Node) and the first call",
+    "  0.5–4 ms; over HTTP the function and deployment are also read again (their 1 s cache expired). Without a",
+    "  spare, the request's own spawn runs beside the chores thread's spare refill and the load waits for the new",
+    "  worker to finish starting: 16–29 ms (Python), 62–86 ms (Node: ~55–75 ms of node start-up).",
+    "- Node worker RSS grows with invocations (V8's young generation grows up to 16 MB semi-spaces): 46–56 MB",
+    "  after a few seconds of load in today's runs (the worker RSS row), ~62 MB after 20,000 invocations; with",
+    "  `--max-semi-space-size=1 --v8-pool-size=1` it stays at ~49 MB (measured apart; the node argv is in the",
+    "  executor, not changed here).",
+    "- This machine's speed varies by up to ~1.5× between runs minutes apart (other tenants); figures near a",
+    "  target can land on either side of it from one run to the next.",
 ]
 
 
@@ -127,21 +179,30 @@ def verdict(ok: bool) -> str:
     return "met" if ok else "**missed**"
 
 
+def _lat(r: dict) -> str:
+    return f"{r['p50_ms']:.3f} / {r['p99_ms']:.3f} ms"
+
+
 def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="fngate-bench-"))
     rows: list[tuple[str, str, str, str]] = []
+    has_wrk = ensure_wrk()
+    started = time.perf_counter()
     floor = floor_route(3.0)
     local = chalice_local(2.0, 18601)
     gw = Gateway(work, 18602)
     try:
         idle_rss, _ = gw.rss_mb()
-        cold = {}
-        uuids = {}
+        cold, uuids = {}, {}
         for lang, code, runtime in (("python", NOOP_PY, "python3.11"), ("node", NOOP_NODE, "nodejs20")):
             uuids[lang] = gw.create(f"noop-{lang}", code, runtime)
             cold[lang] = gw.deploy_and_first_invoke(uuids[lang])
         warm = {lang: run(gw.spec(uuid), seconds=3.0) for lang, uuid in uuids.items()}
+        warm_wrk = ({lang: wrk.run(gw.url(uuid), gw.token, connections=1, seconds=3.0) for lang, uuid in uuids.items()}
+                    if has_wrk else {})
         through = run(gw.spec(uuids["python"]), connections=16, processes=2, seconds=5.0)
+        through_wrk = (wrk.run(gw.url(uuids["python"]), gw.token, connections=16, seconds=5.0, count_statuses=True)
+                       if has_wrk else None)
         gw_rss, workers = gw.rss_mb()
     finally:
         gw.stop()
@@ -150,61 +211,131 @@ def main() -> None:
         uuid = over.create("noop-over", NOOP_PY, "python3.11")
         over.deploy_and_first_invoke(uuid)
         overload = run(over.spec(uuid), connections=32, processes=2, seconds=4.0)
+        overload_wrk = (wrk.run(over.url(uuid), over.token, connections=32, seconds=4.0, count_statuses=True)
+                        if has_wrk else None)
     finally:
         over.stop()
+    big = Gateway(work, 18604, {"FNGATE_MAX_WORKERS": str(CAP)})
+    try:
+        client = fleet.Client(big.port)
+        t0 = time.perf_counter()
+        fns = fleet.deploy_fleet(big.data, client, FLEET, NOOP_PY, "python3.11", "fleet")
+        node_fns = fleet.deploy_fleet(big.data, client, 4, NOOP_NODE, "nodejs20", "fleetnode")
+        fleet_setup_s = time.perf_counter() - t0
+        evicted = {"python": fleet.evicted_first_invoke(client, fns[:CAP], fns[CAP:CAP + 10], CAP, 5, 0.3),
+                   "node": fleet.evicted_first_invoke(client, fns[:CAP], node_fns, CAP, 5, 0.5)}
+        with fleet.RssSampler(big.rss_mb) as sampler:
+            robin = fleet.round_robin(big.port, fns, connections=4, seconds=8.0) if has_wrk else None
+            if robin is None:  # without wrk: one pass over the fleet from this process
+                times = sorted(client.invoke_ms(fn) for fn in fns)
+                robin = {"rps": len(times) / (sum(times) / 1000), "p50_ms": times[len(times) // 2],
+                         "p99_ms": times[int(len(times) * 0.99)], "errors": 0, "statuses": {200: len(times)},
+                         "requests": len(times)}
+    finally:
+        big.stop()
 
     from bench.profile import profile
     from bench.scale import invocations_1m, list_1000
 
-    list_ms = list_1000()
+    lists = list_1000()
     fold_s, counts_ms, latency_ms = invocations_1m()
-    profile()
+    inproc_us, _ = profile()
     p50f = floor["p50_ms"]
     for lang in ("python", "node"):
         w = warm[lang]
-        rows.append((f"no-op {lang} invoke p50 / p99 (1 keep-alive conn, app JWT, V1)",
-                     f"{w['p50_ms']:.3f} / {w['p99_ms']:.3f} ms", f"floor {p50f:.3f} ms; chalice local "
-                     f"{local['p50_ms']:.1f} ms", verdict(w["p50_ms"] <= 0.6 and w["p99_ms"] <= 2.0)))
-        rows.append((f"{lang} invoke vs floor / vs chalice local", f"{w['p50_ms'] / p50f:.2f}× floor, "
+        rows.append((f"no-op {lang} invoke p50 / p99, 1 keep-alive conn, app JWT, V1 — loadgen (Python client)",
+                     _lat(w), f"floor {p50f:.3f} ms; chalice local {local['p50_ms']:.1f} ms; before "
+                     f"{BEFORE[{'python': 'p50_py', 'node': 'p50_node'}[lang]]}",
+                     verdict(w["p50_ms"] <= 0.6 and w["p99_ms"] <= 2.0)))
+        if lang in warm_wrk:
+            ww = warm_wrk[lang]
+            rows.append((f"no-op {lang} invoke p50 / p99, 1 keep-alive conn — wrk", _lat(ww), "≤ 0.6 / ≤ 2 ms",
+                         verdict(ww["p50_ms"] <= 0.6 and ww["p99_ms"] <= 2.0)))
+        rows.append((f"{lang} invoke vs floor / vs chalice local (loadgen p50s)", f"{w['p50_ms'] / p50f:.2f}× floor, "
                      f"{local['p50_ms'] / w['p50_ms']:.0f}× faster than chalice local", "≤ 3× / ≥ 50×",
                      verdict(w["p50_ms"] / p50f <= 3 and local["p50_ms"] / w["p50_ms"] >= 50)))
-    rows.append(("throughput, 16 keep-alive conns (python no-op)", f"{through['rps']:.0f} req/s, "
-                 f"errors {through['errors']}, statuses {through['statuses']}", "≥ 2,500/s, 0 errors",
+    if through_wrk is not None:
+        t = through_wrk
+        rows.append(("throughput, 16 keep-alive conns, python no-op — wrk", f"{t['rps']:.0f} req/s, p50 / p99 "
+                     f"{_lat(t)}, socket errors {t['errors']}, statuses {t['statuses']}",
+                     f"≥ 2,500/s, 0 errors; before {BEFORE['through_wrk']}",
+                     verdict(t["rps"] >= 2500 and t["errors"] == 0 and set(t["statuses"]) == {200})))
+    rows.append(("throughput, 16 keep-alive conns, python no-op — loadgen (2 processes)", f"{through['rps']:.0f} "
+                 f"req/s, p99 {through['p99_ms']:.2f} ms, errors {through['errors']}, statuses {through['statuses']}",
+                 f"≥ 2,500/s, 0 errors; before {BEFORE['through_loadgen']}" + ("" if has_wrk else
+                                                                                "; wrk not installed"),
                  verdict(through["rps"] >= 2500 and through["errors"] == 0 and set(through["statuses"]) == {200})))
-    rows.append(("overload (account rate 500/s, 32 conns)", f"{overload['rps']:.0f} answers/s, statuses "
-                 f"{overload['statuses']}, p99 {overload['p99_ms']:.2f} ms, errors {overload['errors']}",
-                 "429 past capacity, no hangs or drops", verdict(overload["errors"] == 0 and
-                                                                   429 in overload["statuses"])))
+    for name, o in (("wrk", overload_wrk), ("loadgen", overload)):
+        if o is None:
+            continue
+        extra = f", 429s without Retry-After {o['no_retry_after']}" if name == "wrk" else ""
+        rows.append((f"overload (account rate 500/s, 32 conns) — {name}", f"{o['rps']:.0f} answers/s, statuses "
+                     f"{o['statuses']}, p99 {o['p99_ms']:.2f} ms, socket errors {o['errors']}{extra}",
+                     "429 + Retry-After past capacity, no hangs or drops",
+                     verdict(o["errors"] == 0 and 429 in o["statuses"] and not o.get("no_retry_after"))))
     rows.append(("deploy → first invoke, python", f"{cold['python']:.1f} ms", "≤ 100 ms",
                  verdict(cold["python"] <= 100)))
     rows.append(("deploy → first invoke, node", f"{cold['node']:.1f} ms", "≤ 200 ms", verdict(cold["node"] <= 200)))
+    for lang, limit in (("python", 15), ("node", 60)):
+        e = evicted[lang]
+        rows.append((f"first invoke of an evicted {lang} function, no spare ready (median of 5)",
+                     f"{e['no_spare_ms']:.1f} ms (" + ", ".join(f"{x:.1f}" for x in e["no_spare_all"]) + ")",
+                     f"≤ {limit} ms", verdict(e["no_spare_ms"] <= limit)))
+        rows.append((f"first invoke of an evicted {lang} function, spare ready (median of 5)",
+                     f"{e['spare_ms']:.1f} ms (" + ", ".join(f"{x:.1f}" for x in e["spare_all"]) + ")", "≤ 5 ms",
+                     verdict(e["spare_ms"] <= 5)))
     rows.append(("idle gateway RSS (after start)", f"{idle_rss:.1f} MB", "≤ 80 MB", verdict(idle_rss <= 80)))
     rows.append(("gateway RSS after load / worker RSS (each)", f"{gw_rss:.1f} MB / "
                  + ", ".join(f"{x:.1f}" for x in sorted(workers)) + " MB", "python ≤ 25, node ≤ 50 MB",
                  verdict(all(x <= 50 for x in workers))))
-    rows.append(("list 1,000 functions (store + decode)", f"{list_ms:.1f} ms", "≤ 50 ms", verdict(list_ms <= 50)))
+    r = robin
+    rows.append((f"{FLEET} deployed python functions invoked round robin, FNGATE_MAX_WORKERS={CAP}, 4 conns",
+                 f"peak RSS gateway + workers {sampler.peak_total:.0f} MB (workers {sampler.peak_workers:.0f} MB, "
+                 f"≤ {sampler.peak_count} processes); {r['rps']:.0f} invokes/s, p50 / p99 {_lat(r)}, "
+                 f"statuses {r['statuses']}, socket errors {r['errors']} (fleet created and deployed in "
+                 f"{fleet_setup_s:.0f} s)",
+                 f"bound {RSS_BOUND_MB} MB = gateway {GATEWAY_MB} + ({CAP} cap + zygote + python spare) × "
+                 f"{PY_WORKER_MB} + node spare {NODE_WORKER_MB}",
+                 verdict(sampler.peak_total <= RSS_BOUND_MB and r["errors"] == 0 and set(r["statuses"]) == {200})))
+    rows.append(("list 1,000 functions, meta only (V2 list, deployments) / with code (V1 list): first listing in "
+                 "a process / listed before (only keys and versions read)",
+                 f"{lists['meta_cold']:.1f} / {lists['full_cold']:.1f} ms; {lists['meta_warm']:.1f} / "
+                 f"{lists['full_warm']:.1f} ms", f"≤ 50 ms; before {BEFORE['list']}",
+                 verdict(max(lists.values()) <= 50)))
     rows.append(("1M invocation records: monthly counts", f"{counts_ms:.1f} ms (folding 1M records took "
                  f"{fold_s:.1f} s)", "≤ 200 ms", verdict(counts_ms <= 200)))
     rows.append(("1M invocation records: one function's p50/p99", f"{latency_ms:.1f} ms", "≤ 200 ms",
                  verdict(latency_ms <= 200)))
-    write(rows, floor, local)
+    rows.append(("in-process invoke (no sockets; profile.txt)", f"{inproc_us:.0f} µs", f"before {BEFORE['inproc']}",
+                 "–"))
+    write(rows, floor, local, has_wrk, time.perf_counter() - started)
     shutil.rmtree(work, ignore_errors=True)
 
 
-def write(rows: list[tuple[str, str, str, str]], floor: dict, local: dict) -> None:
+def write(rows: list[tuple[str, str, str, str]], floor: dict, local: dict, has_wrk: str, took_s: float) -> None:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().split("\n")
                 if line.startswith("model name")), platform.processor())
+    tool = ("wrk " + _wrk_version(has_wrk) + " (bench/invoke.lua, bench/roundrobin.lua) and bench/loadgen.py"
+            if has_wrk else "bench/loadgen.py only: wrk is not installed (`make bench` installs Debian's wrk)")
     lines = ["# fngate benchmark results", "",
              f"Machine: {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, "
-             f"{platform.system()} {platform.release()}. Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.", "",
+             f"{platform.system()} {platform.release()}. Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. "
+             f"Whole run: {took_s / 60:.1f} min.", "",
+             f"Load generators: {tool}; the gateway is a real `fngate serve` process.", "",
              f"Floor (trivial Chalice route in fngate's server, 1 keep-alive conn): p50 {floor['p50_ms']:.3f} ms, "
              f"p99 {floor['p99_ms']:.3f} ms. Same route under `chalice local`: p50 {local['p50_ms']:.1f} ms.", "",
-             "| figure | measured | peer / target | verdict |", "|---|---|---|---|"]
+             "| figure | measured | peer / target / before | verdict |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
     lines += ["", "Profile of the hot path: bench/profile.txt. Notes on the misses are in NOTES below.", "",
               "## NOTES", "", *NOTES]
     (Path(__file__).parent / "results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+def _wrk_version(binary: str) -> str:
+    out = subprocess.run([binary, "--version"], capture_output=True, text=True)
+    first = (out.stdout or out.stderr).split("\n", 1)[0].split()
+    return first[1] if len(first) > 1 else ""
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import json
 import logging
 import re
@@ -18,15 +19,18 @@ import ssl
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable
+from email.utils import formatdate
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qs, parse_qsl, unquote, urlparse, urlsplit
 
 from chalice import Chalice
+from chalice import app as chalice_app
 from chalice.config import Config
-from chalice.local import LocalGateway, LocalGatewayException
+from chalice.local import LambdaContext, LocalGateway, LocalGatewayException
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("fngate.access")
@@ -42,6 +46,9 @@ _LINGER_SECONDS = 2.0  # after refusing a body, how long we discard the rest of 
 _PHRASES = {status.value: status.phrase for status in HTTPStatus}
 _PHRASES[901] = "Lambda Execution Failed"  # LivePerson's status for failures of the function's own code
 _REQUEST = threading.local()  # per-request facts LocalGateway has no parameter for (the client IP)
+_MAX_LINE = 65536  # request line and each header line, as http.server / http.client bound them
+_MAX_HEADER_LINES = 100
+_HEADER_NAME = re.compile(r"[!-9;-~]+")  # visible ASCII except ':' (what the email parser took for a name)
 
 
 class _Early(Exception):
@@ -57,6 +64,25 @@ def default_error_renderer(
 ) -> tuple[int, dict[str, str], bytes]:
     """API Gateway's own error shape, for apps that do not render their errors."""
     return status, {"Content-Type": "application/json"}, json.dumps({"message": _PHRASES.get(status, "Error")}).encode()
+
+
+def _memoize_content_type_matching() -> None:
+    """Chalice matches content types up to four times a request (the route's types, the response's type and the
+    request's Accept against the binary types), lower-casing and splitting the same few strings every time. The
+    matcher is a pure function of two strings' worth of input, so its answers are kept (bounded)."""
+    original = chalice_app._matches_content_type
+    if getattr(original, "fngate_memoized", False):
+        return
+
+    @functools.lru_cache(maxsize=512)
+    def cached(content_type: str, valid: tuple[str, ...]) -> bool:
+        return original(content_type, list(valid))
+
+    def matches(content_type: str, valid_content_types: list[str]) -> bool:
+        return cached(content_type, tuple(valid_content_types))
+
+    matches.fngate_memoized = True  # type: ignore[attr-defined]
+    chalice_app._matches_content_type = matches
 
 
 def _make_thread_safe(app: Chalice) -> None:
@@ -96,6 +122,165 @@ class _EventBuilder:
         return event
 
 
+class _Headers:
+    """The request's header fields in arrival order, looked up case-insensitively (first value wins), as the
+    email.message.Message that http.server builds is, without the cost of the email parser."""
+
+    __slots__ = ("_first", "_items")
+
+    def __init__(self, items: list[tuple[str, str]]) -> None:
+        self._items = items
+        self._first: dict[str, str] = {}
+        for name, value in items:
+            self._first.setdefault(name.lower(), value)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self._first.get(name.lower(), default)
+
+    def __getitem__(self, name: str) -> str | None:
+        return self._first.get(name.lower())
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._first
+
+    def get_all(self, name: str, failobj: Any = None) -> Any:
+        name = name.lower()
+        found = [value for key, value in self._items if key.lower() == name]
+        return found or failobj
+
+    def items(self) -> list[tuple[str, str]]:
+        return list(self._items)
+
+
+class _Routes:
+    """LocalGateway's RouteMatcher, compiled once. RouteMatcher tries every route in sorted order and takes the first
+    whose segments match (literals equal, {captures} anything); here the routes with as many segments as the path are
+    grouped by where their literal segments are, each group a dict from those literals to its first route in sorted
+    order, so a match is a few dict lookups: the candidate that comes first in sorted order wins, as there."""
+
+    def __init__(self, routes: Any) -> None:
+        Group = tuple[tuple[int, ...], dict[tuple[str, ...], tuple[int, str, tuple[tuple[int, str], ...]]]]
+        self._by_length: dict[int, list[Group]] = {}
+        for rank, route in enumerate(sorted(routes)):
+            parts = route.split("/")
+            is_capture = [p.startswith("{") and p.endswith("}") for p in parts]
+            where = tuple(i for i, capture in enumerate(is_capture) if not capture)
+            captures = tuple((i, p[1:-1]) for i, p in enumerate(parts) if is_capture[i])
+            groups = self._by_length.setdefault(len(parts), [])
+            table = next((t for w, t in groups if w == where), None)
+            if table is None:
+                table = {}
+                groups.append((where, table))
+            table.setdefault(tuple(parts[i] for i in where), (rank, route, captures))
+
+    def match(self, url: str) -> tuple[str, dict[str, str], dict[str, list[str]]] | None:
+        """(route, captured segments, query parameters) as RouteMatcher.match_route gives them, or None."""
+        if url.startswith("/") and not url.startswith("//") and ";" not in url and "#" not in url:
+            path, _, query = url.partition("?")  # what urlparse returns for such a url, for less
+        else:
+            parsed = urlparse(url)
+            path, query = parsed.path, parsed.query
+        if path != "/" and path.endswith("/"):
+            path = path[:-1]  # API Gateway drops a trailing slash
+        parts = path.split("/")
+        best = None
+        for where, table in self._by_length.get(len(parts), ()):
+            found = table.get(tuple([parts[i] for i in where]))
+            if found is not None and (best is None or found[0] < best[0]):
+                best = found
+        if best is None:
+            return None
+        return best[1], {name: parts[i] for i, name in best[2]}, _query(query)
+
+
+def _query(query: str) -> dict[str, list[str]]:
+    """parse_qs(query, keep_blank_values=True), directly when nothing in it needs decoding."""
+    if "%" in query or "+" in query:
+        return parse_qs(query, keep_blank_values=True)
+    params: dict[str, list[str]] = {}
+    for pair in query.split("&"):
+        if pair:
+            name, _, value = pair.partition("=")
+            params.setdefault(name, []).append(value)
+    return params
+
+
+class _Context(LambdaContext):
+    """LocalGateway's LambdaContext with its request id made on first use (nothing on our path reads it)."""
+
+    function_version = "$LATEST"
+    invoked_function_arn = log_group_name = log_stream_name = ""
+    identity = client_context = None
+
+    def __init__(self, function_name: str, memory_size: int, max_runtime_ms: int) -> None:
+        self._time_source = _CLOCK
+        self._start_time = time.time() * 1000
+        self._max_runtime = max_runtime_ms
+        self.function_name, self.memory_limit_in_mb = function_name, memory_size
+        self._request_id: str | None = None
+
+    @property
+    def aws_request_id(self) -> str:
+        if self._request_id is None:
+            self._request_id = str(uuid.uuid4())
+        return self._request_id
+
+    @aws_request_id.setter
+    def aws_request_id(self, value: str) -> None:
+        self._request_id = value
+
+
+class _Clock:
+    def time(self) -> float:
+        return time.time()
+
+
+_CLOCK = _Clock()
+
+
+class _Gateway:
+    """LocalGateway.handle_request with what does not change between requests computed once: the routes, the
+    context's settings, which views have authorizers. Answers exactly as LocalGateway wrapped in _EventBuilder does;
+    CORS preflights (OPTIONS) and routes with an authorizer are handed to that LocalGateway itself."""
+
+    def __init__(self, app: Chalice, local: LocalGateway) -> None:
+        self._app, self._local = app, local
+        self._routes = _Routes(app.routes)
+        self._binary_types = app.api.binary_types
+        context = local._generate_lambda_context()
+        self._context_args = (context.function_name, context.memory_limit_in_mb, context._max_runtime)
+
+    def handle_request(self, method: str, path: str, headers: dict[str, str], body: bytes | None,
+                       client_ip: str) -> dict[str, Any]:
+        if method == "OPTIONS":
+            return self._local.handle_request(method, path, headers, body)
+        matched = self._routes.match(path)
+        if matched is None:
+            raise _Early(404)  # instead of API Gateway's 403 "Missing Authentication Token"
+        route, captured, query = matched
+        methods = self._app.routes[route]
+        effective = method
+        if method == "HEAD" and "HEAD" not in methods and "GET" in methods:
+            effective = "GET"  # the handler drops the body
+        elif method not in methods:
+            raise _Early(405, allow=", ".join(methods))
+        if methods[effective].authorizer is not None:
+            return self._local.handle_request(method, path, headers, body)
+        event: dict[str, Any] = {
+            "requestContext": {"httpMethod": effective, "resourcePath": route, "identity": {"sourceIp": client_ip},
+                               "path": path.split("?")[0]},
+            "headers": {k.lower(): v for k, v in headers.items()},
+            "pathParameters": {k: unquote(v) for k, v in captured.items()},  # API Gateway decodes them
+            "stageVariables": {},
+            "multiValueQueryStringParameters": query or None,
+        }
+        if body is not None and headers.get("content-type", "") in self._binary_types:  # LocalGateway's test
+            event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode("ascii"), True
+        else:
+            event["body"] = body
+        return self._app(event, _Context(*self._context_args))
+
+
 def _from_chalice(response: dict[str, Any]) -> Reply:
     headers = [(k, str(v)) for k, v in response.get("headers", {}).items()]
     headers += [(k, str(v)) for k, values in (response.get("multiValueHeaders") or {}).items() for v in values]
@@ -116,6 +301,86 @@ class _Handler(BaseHTTPRequestHandler):
 
     def handle_expect_100(self) -> bool:
         return True  # "100 Continue" is sent after the size check, so a refused body is never invited
+
+    def parse_request(self) -> bool:
+        """BaseHTTPRequestHandler.parse_request's answers (400, 414 via the caller, 431, 505, keep-alive rules),
+        with the header block read by _read_headers instead of the much slower email parser."""
+        self.command = None  # type: ignore[assignment]
+        self.request_version = version = self.default_request_version
+        self.close_connection = True
+        self.requestline = requestline = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
+        words = requestline.split()
+        if not words:
+            return False
+        if len(words) >= 3:
+            version = words[-1]
+            number = _http_version(version)
+            if number is None:
+                self.send_error(HTTPStatus.BAD_REQUEST, f"Bad request version ({version!r})")
+                return False
+            if number >= (2, 0):
+                self.send_error(HTTPStatus.HTTP_VERSION_NOT_SUPPORTED, f"Invalid HTTP version ({version[5:]})")
+                return False
+            if number >= (1, 1):
+                self.close_connection = False
+        self.request_version = version
+        if not 2 <= len(words) <= 3:
+            self.send_error(HTTPStatus.BAD_REQUEST, f"Bad request syntax ({requestline!r})")
+            return False
+        command, path = words[:2]
+        if len(words) == 2:
+            self.close_connection = True
+            if command != "GET":
+                self.send_error(HTTPStatus.BAD_REQUEST, f"Bad HTTP/0.9 request type ({command!r})")
+                return False
+        self.command, self.path = command, "/" + path.lstrip("/") if path.startswith("//") else path
+        headers = self._read_headers()
+        if headers is None:
+            return False
+        self.headers = headers  # type: ignore[assignment]
+        connection = (headers.get("Connection") or "").lower()
+        if connection == "close":
+            self.close_connection = True
+        elif connection == "keep-alive":
+            self.close_connection = False
+        return True
+
+    def _read_headers(self) -> _Headers | None:
+        """The header block up to the empty line; folded lines are kept as the email parser (compat32) keeps them."""
+        lines: list[list[str]] = []
+        count = 0
+        while True:
+            raw = self.rfile.readline(_MAX_LINE + 1)
+            if len(raw) > _MAX_LINE:
+                self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Line too long", "header line")
+                return None
+            if raw in (b"\r\n", b"\n", b""):
+                break
+            count += 1
+            if count > _MAX_HEADER_LINES:
+                self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Too many headers",
+                                f"got more than {_MAX_HEADER_LINES} headers")
+                return None
+            line = raw.decode("iso-8859-1")
+            if line[0] in " \t" and lines:
+                lines[-1].append(line)  # obsolete line folding
+                continue
+            name, colon, value = line.partition(":")
+            if not colon or not _HEADER_NAME.fullmatch(name):
+                self.send_error(HTTPStatus.BAD_REQUEST, "Bad header line")
+                return None
+            lines.append([name, value.lstrip(" \t")])
+        return _Headers([(name, "".join(parts).rstrip("\r\n")) for name, *parts in lines])
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        if timestamp is not None:
+            return super().date_time_string(timestamp)
+        now = int(time.time())
+        cached = _DATE.get(now)
+        if cached is None:
+            _DATE.clear()
+            cached = _DATE[now] = formatdate(now, usegmt=True)
+        return cached
 
     def _dispatch(self) -> None:
         self._refused = False
@@ -149,9 +414,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._render(500)
 
     def _call_app(self, body: bytes | None) -> Reply:
-        _REQUEST.client_ip = self.client_address[0]
+        _REQUEST.client_ip = client_ip = self.client_address[0]
         headers = dict(self.headers.items())
-        reply = _from_chalice(self.server.gateway.handle_request(self.command, self.path, headers, body))
+        reply = _from_chalice(self.server.gateway.handle_request(self.command, self.path, headers, body, client_ip))
         if reply[0] == 500 and (reply[2] == _CHALICE_500 or reply[2].startswith(b"Traceback")):
             return self._render(500)  # Chalice caught and logged a view exception; answer in the app's format
         return reply
@@ -263,7 +528,7 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 128
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], gateway: LocalGateway, *, max_body: int, conn_timeout: float,
+    def __init__(self, address: tuple[str, int], gateway: _Gateway, *, max_body: int, conn_timeout: float,
                  quiet: bool, error_renderer: ErrorRenderer) -> None:
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.gateway, self.max_body, self.conn_timeout = gateway, max_body, conn_timeout
@@ -292,7 +557,8 @@ class _Server(ThreadingHTTPServer):
         """Records whether conn is inside a request; True means shutdown has begun, so close after this one."""
         with self._cond:
             self._busy[conn] = busy
-            self._cond.notify_all()
+            if self._stopping:  # only drain() waits on this
+                self._cond.notify_all()
             return self._stopping
 
     def drain(self, grace: float) -> None:
@@ -310,6 +576,19 @@ class _Server(ThreadingHTTPServer):
             log.debug("connection from %s dropped", client_address, exc_info=True)
         else:
             log.exception("unhandled error on connection from %s", client_address)
+
+
+_DATE: dict[int, str] = {}  # the Date header of the current second
+
+
+def _http_version(version: str) -> tuple[int, int] | None:
+    """(major, minor) of "HTTP/x.y", or None when malformed (the rules of http.server)."""
+    if not version.startswith("HTTP/"):
+        return None
+    numbers = version[5:].split(".")
+    if len(numbers) != 2 or not all(n.isdigit() and n.isascii() and len(n) <= 10 for n in numbers):
+        return None
+    return int(numbers[0]), int(numbers[1])
 
 
 def _hang_up(conns: Any) -> None:
@@ -334,9 +613,10 @@ class GatewayServer:
         if (tls_cert is None) != (tls_key is None):
             raise ValueError("tls_cert and tls_key go together")
         _make_thread_safe(app)
-        gateway = LocalGateway(app, Config())
-        gateway.event_converter = _EventBuilder(app, gateway.event_converter)  # type: ignore[assignment]
-        self._httpd = _Server((host, port), gateway, max_body=max_body, conn_timeout=timeout, quiet=quiet,
+        _memoize_content_type_matching()
+        local = LocalGateway(app, Config())
+        local.event_converter = _EventBuilder(app, local.event_converter)  # type: ignore[assignment]
+        self._httpd = _Server((host, port), _Gateway(app, local), max_body=max_body, conn_timeout=timeout, quiet=quiet,
                               error_renderer=error_renderer or default_error_renderer)
         if tls_cert and tls_key:
             self._httpd.socket = _tls_context(tls_cert, tls_key).wrap_socket(
@@ -355,6 +635,8 @@ class GatewayServer:
         return f"{self._scheme}://{f'[{host}]' if ':' in host else host}:{self.port}"
 
     def start(self) -> GatewayServer:
+        if self._thread is not None:  # already serving (e.g. started by `with`): one accept loop only
+            return self
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},
                                         name=f"fngate-accept-{self.port}", daemon=True)
         self._thread.start()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import uuid as uuidlib
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -106,13 +106,26 @@ def authenticate(request: Request, account_id: str) -> Principal:
     return services().identity.authenticate(account_id, request.headers.get("authorization"))
 
 
+_RANDOM = random.Random()  # request ids need to be unique, not secret: no system call per request
+
+
+def new_request_id() -> str:
+    """A random (version 4) UUID in its usual text form, as str(uuid.uuid4()) gives, at a fraction of its cost."""
+    h = f"{_RANDOM.getrandbits(128) & _V4_CLEAR | _V4_SET:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+_V4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))  # version nibble and variant bits
+_V4_SET = (0x4000 << 64) | (0x8000 << 48)
+
+
 def request_id(request: Request) -> str:
     """The caller's X-Request-ID, or one made up once per request (the middleware echoes it on every answer)."""
     context = request.context if request.context is not None else {}
     rid = context.get("fngate_request_id")
     if rid is None:
         given = request.headers.get("x-request-id", "")
-        rid = context["fngate_request_id"] = given[:128] if given else str(uuidlib.uuid4())
+        rid = context["fngate_request_id"] = given[:128] if given else new_request_id()
     return rid
 
 

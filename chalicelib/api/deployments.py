@@ -41,14 +41,14 @@ def undeploy(account_id: str, uuid: str) -> Response:
 @route(bp, BASE, ["GET"], summary="Latest deployment of every function", tag="deployments")
 def list_deployments(account_id: str) -> Response:
     who = authenticate(bp.current_request, account_id)
-    fns = services().functions.list(who)
+    fns = services().functions.list(who, with_code=False)
     return json_response([v2_deployment(f.last_deployment, f) for f in fns if f.last_deployment])
 
 
 @route(bp, BASE + "/count", ["GET"], summary="Number of deployed functions", tag="deployments")
 def count_deployments(account_id: str) -> Response:
     who = authenticate(bp.current_request, account_id)
-    return json_response(sum(1 for f in services().functions.list(who) if f.live))
+    return json_response(sum(1 for f in services().functions.list(who, with_code=False) if f.live))
 
 
 @route(bp, "/api/account/{account_id}/functions/{uuid}/deployments", ["GET"],

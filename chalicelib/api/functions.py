@@ -21,7 +21,8 @@ def list_functions(account_id: str) -> Response:
     req = bp.current_request
     found = services().functions.list(who, event_id=query_value(req, "eventId") or None,
                                       states=query_list(req, "state"),
-                                      name=query_value(req, "functionName") or query_value(req, "name") or None)
+                                      name=query_value(req, "functionName") or query_value(req, "name") or None,
+                                      with_code=False)  # v2_meta shows no code
     return json_response([v2_meta(f) for f in found])
 
 

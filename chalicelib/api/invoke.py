@@ -6,6 +6,7 @@ The result goes out as JSON exactly as the function returned it; failures of the
 from __future__ import annotations
 
 from chalice import Blueprint, Response
+from chalice.app import Request
 
 from chalicelib.api._wire import (
     authenticate,
@@ -22,8 +23,7 @@ bp = Blueprint(__name__)
 BASE = "/api/account/{account_id}"
 
 
-def _call() -> Call:
-    req = bp.current_request
+def _call(req: Request) -> Call:
     source = req.headers.get("lp-eventsource") or query_value(req, "externalSystem") or "unknown"
     return Call(body=json_body(req), source=source[:200], skill_id=query_value(req, "skillId")[:500],
                 request_id=request_id(req))
@@ -34,10 +34,11 @@ def _call() -> Call:
        body="{timestamp, headers: [{key, value}], payload}",
        responses={"200": "the function's result as JSON", "404": "unknown or not deployed", "901": "function failed"})
 def invoke(account_id: str, uuid: str) -> Response:
-    who = authenticate(bp.current_request, account_id)
-    call = _call()
+    req = bp.current_request
+    who = authenticate(req, account_id)
+    call = _call(req)
     outcome = services().invocations.invoke(who, uuid, call)
-    if who.kind == "user" and query_value(bp.current_request, "userId"):
+    if who.kind == "user" and query_value(req, "userId"):
         return json_response({"result": outcome.result, "logs": outcome.logs})
     return json_response(outcome.result)
 
@@ -46,8 +47,9 @@ def invoke(account_id: str, uuid: str) -> Response:
        summary="Invoke every Productive function bound to the event (optionally by skillId); array of results",
        body="{timestamp, headers, payload}")
 def invoke_event(account_id: str, event_id: str) -> Response:
-    who = authenticate(bp.current_request, account_id)
-    call = _call()
+    req = bp.current_request
+    who = authenticate(req, account_id)
+    call = _call(req)
     results = services().invocations.invoke_event(who, event_id, call)
     return json_response(results)
 

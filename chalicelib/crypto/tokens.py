@@ -46,6 +46,10 @@ class TokenSigner:
         return {"kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig", "kid": self._kid,
                 "x": b64url(bytes(self._verify_key))}
 
+    def now(self) -> float:
+        """This signer's clock (what ``exp`` is compared with)."""
+        return self._clock()
+
     def sign(self, claims: dict[str, Any], ttl_s: int) -> str:
         now = int(self._clock())
         body = {**claims, "iat": now, "exp": now + ttl_s}

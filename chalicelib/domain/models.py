@@ -5,14 +5,22 @@ Frozen dataclasses; changes go through ``dataclasses.replace`` so every write is
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from chalicelib.domain.states import State
 
 
+@functools.cache
+def _field_names(cls: type) -> frozenset[str]:
+    return frozenset(f.name for f in fields(cls))
+
+
 def _from_dict(cls: type, data: dict[str, Any]) -> Any:
-    names = {f.name for f in fields(cls)}
+    names = _field_names(cls)
+    if names.issuperset(data):  # the usual case: nothing to drop
+        return cls(**data)
     return cls(**{k: v for k, v in data.items() if k in names})
 
 

@@ -66,14 +66,16 @@ class FunctionService:
         return self._repo.get(who.account_id, uuid)[0]
 
     def list(self, who: Principal, *, event_id: str | None = None, states: list[str] | None = None,
-             name: str | None = None) -> list[Function]:
+             name: str | None = None, with_code: bool = True) -> list[Function]:
+        """The account's functions; ``with_code=False`` leaves code, environment, dependencies and sample payload
+        empty (see FunctionRepository.list_meta): much cheaper, for listings that show none of them."""
         require(who, "lambda", Action.READ)
         filters: dict[str, object] = {}
         if event_id:
             filters["event_id"] = event_id
         if name:
             filters["name"] = name
-        found = self._repo.list(who.account_id, **filters)
+        found = (self._repo.list if with_code else self._repo.list_meta)(who.account_id, **filters)
         if states:
             found = [f for f in found if f.state.value in set(states)]
         return found
@@ -152,7 +154,7 @@ class FunctionService:
         if self._repo.count(account_id) >= limits.FUNCTIONS_PER_ACCOUNT:
             raise LimitReached(detail=f"an account can hold at most {limits.FUNCTIONS_PER_ACCOUNT} functions")
         if event_id:
-            bound = len(self._repo.list(account_id, event_id=event_id))
+            bound = len(self._repo.list_meta(account_id, event_id=event_id))
             if bound >= EVENTS_BY_ID[event_id].lambda_limit:
                 raise LimitReached(detail=f"event {event_id} allows at most "
                                           f"{EVENTS_BY_ID[event_id].lambda_limit} functions")

@@ -50,6 +50,9 @@ class IdentityService:
         self._store, self._keyring, self._signer, self._clock = store, keyring, signer, clock
         self._seen: dict[tuple[str, str, str], float] = {}
         self._lock = threading.Lock()
+        # Authorization header → (principal, exp, key into _seen): a caller presenting the same token again is
+        # answered from here while the token is unexpired and its principal's existence check is fresh.
+        self._known: dict[str, tuple[Principal, int, tuple[str, str, str]]] = {}
 
     @property
     def signer(self) -> TokenSigner:
@@ -174,6 +177,10 @@ class IdentityService:
     # -- authentication ---------------------------------------------------------------------------------------------
     def authenticate(self, account_id: str, authorization: str | None) -> Principal:
         """The caller behind an Authorization header, bound to ``account_id`` (401 / 403 otherwise)."""
+        known = self._known.get(authorization) if authorization else None
+        if (known is not None and known[0].account_id == account_id and known[1] > self._signer.now()
+                and self._seen.get(known[2], 0.0) > time.monotonic()):
+            return known[0]
         scheme, _, token = (authorization or "").strip().partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise NotAuthenticated(detail="Missing or malformed Authorization header (expected: Bearer <token>)")
@@ -182,6 +189,11 @@ class IdentityService:
             raise Forbidden("Token is not valid for account " + account_id)
         principal = self._principal(claims)
         self._check_still_exists(principal)
+        if authorization and isinstance(claims.get("exp"), int):
+            if len(self._known) > 10_000:
+                self._known.clear()
+            self._known[authorization] = (principal, claims["exp"], (principal.kind, principal.account_id,
+                                                                     principal.subject))
         return principal
 
     def _principal(self, claims: dict[str, Any]) -> Principal:

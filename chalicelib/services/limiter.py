@@ -6,11 +6,10 @@ LivePerson's clients retry 429 with a short back-off, so answering fast is what 
 
 from __future__ import annotations
 
-import contextlib
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from chalicelib.domain.errors import TooManyRequests
 
@@ -22,6 +21,21 @@ class _Bucket:
         self.tokens, self.stamp = tokens, stamp
 
 
+class _Admission:
+    """The context manager admit() returns (a class: cheaper than a generator on the invoke path)."""
+
+    __slots__ = ("_account_id", "_limiter")
+
+    def __init__(self, limiter: AccountLimiter, account_id: str) -> None:
+        self._limiter, self._account_id = limiter, account_id
+
+    def __enter__(self) -> None:
+        self._limiter._acquire(self._account_id)
+
+    def __exit__(self, *exc: object) -> None:
+        self._limiter._release(self._account_id)
+
+
 class AccountLimiter:
     def __init__(self, rate_per_s: float, burst: float, max_in_flight: int,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -31,14 +45,13 @@ class AccountLimiter:
         self._in_flight: dict[str, int] = {}
         self._lock = threading.Lock()
 
-    @contextlib.contextmanager
-    def admit(self, account_id: str) -> Iterator[None]:
-        self._acquire(account_id)
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._in_flight[account_id] -= 1
+    def admit(self, account_id: str) -> _Admission:
+        """``with limiter.admit(account):`` one invocation (TooManyRequests on entry if over a limit)."""
+        return _Admission(self, account_id)
+
+    def _release(self, account_id: str) -> None:
+        with self._lock:
+            self._in_flight[account_id] -= 1
 
     def _acquire(self, account_id: str) -> None:
         now = self._clock()

@@ -15,11 +15,29 @@ from dataclasses import replace
 
 from chalicelib.domain.errors import FunctionNotFound, NameTaken, VersionConflict
 from chalicelib.domain.models import Deployment, Function, Manifest
-from chalicelib.storage.base import MUST_NOT_EXIST, Delete, Put, Query, Store
+from chalicelib.storage.base import MUST_NOT_EXIST, Delete, Put, Query, Store, check_omit, omit_fields
 
 
 def _fn_pk(account_id: str, uuid: str) -> str:
     return f"{account_id}#{uuid}"
+
+
+# What a listing leaves out: the code, environment and dependencies of the current manifest and of the last
+# deployment's snapshot, and the sample payload; everything else (names, states, ids, dates, errors) stays.
+_HEAVY = ("code", "environment", "dependencies")
+_LISTED_MAX = 20_000  # decoded functions kept for listings, per kind of listing
+_ONE_BY_ONE = 16  # up to this many changed functions are read one by one rather than by one query
+_META_OMIT = ("sample_payload", *(f"manifest.{k}" for k in _HEAVY), *(f"last_deployment.manifest.{k}" for k in _HEAVY))
+
+
+def _meta(data: dict) -> dict:
+    """A function record without its heavy fields → one Function.from_dict accepts (they come back empty).
+    Changes ``data`` in place: it is a document the store has just decoded for this listing."""
+    data["manifest"].update(code="", environment={}, dependencies=[])
+    last = data.get("last_deployment")
+    if last and last.get("manifest"):
+        last["manifest"].update(code="", environment={}, dependencies=[])
+    return data
 
 
 def _seq(n: int) -> str:
@@ -35,6 +53,8 @@ class FunctionRepository:
     def __init__(self, store: Store, clock: Callable[[], float] = time.monotonic) -> None:
         self._store, self._clock = store, clock
         self._cache: dict[tuple[str, str], tuple[float, Function]] = {}
+        self._full: dict[tuple[str, str], tuple[int, Function]] = {}  # listings: (record version, function)
+        self._meta: dict[tuple[str, str], tuple[int, Function]] = {}  # the same, without code (list_meta)
 
     def get_cached(self, account_id: str, uuid: str) -> Function:
         key = (account_id, uuid)
@@ -60,8 +80,46 @@ class FunctionRepository:
         return Function.from_dict(record.data), record.version
 
     def list(self, account_id: str, **filters: object) -> list[Function]:
-        records = self._store.query(Query("function", account_id, filters=dict(filters)))
-        return sorted((Function.from_dict(r.data) for r in records), key=lambda f: f.created_at)
+        return self._listing(account_id, filters, self._full, (), Function.from_dict)
+
+    def list_meta(self, account_id: str, **filters: object) -> list[Function]:
+        """As list(), but the functions come without code, environment, dependencies (of the manifest and of the
+        last deployment's snapshot: empty) and sample payload (None), which the store then neither returns nor
+        decodes. For listings of meta data; never run or save these."""
+        return self._listing(account_id, filters, self._meta, _META_OMIT, lambda data: Function.from_dict(_meta(data)))
+
+    def _listing(self, account_id: str, filters: dict[str, object], cache: dict[tuple[str, str], tuple[int, Function]],
+                 omit: tuple[str, ...], decode: Callable[[dict], Function]) -> list[Function]:
+        """The functions matching ``filters``, exactly as stored now: first only their keys and record versions
+        (cheap), then the documents of those not decoded before at that version — one by one when few, else all
+        at once. Decoded functions are kept per record version, so an unchanged function is decoded once."""
+        if len(cache) > _LISTED_MAX:
+            cache.clear()
+
+        def known(sk: str, version: int, data: dict) -> Function:
+            hit = cache.get((account_id, sk))
+            if hit is None or hit[0] != version:
+                hit = cache[(account_id, sk)] = (version, decode(data))
+            return hit[1]
+
+        keys = self._store.query(Query("function", account_id, filters=dict(filters), keys_only=True))
+        out: dict[str, Function] = {}
+        stale = []
+        for r in keys:
+            hit = cache.get((account_id, r.sk))
+            if hit is not None and hit[0] == r.version:
+                out[r.sk] = hit[1]
+            else:
+                stale.append(r.sk)
+        if len(stale) > _ONE_BY_ONE:  # one query; its answer is the listing (decoding only what changed)
+            records = self._store.query(Query("function", account_id, filters=dict(filters), omit=omit))
+            out = {r.sk: known(r.sk, r.version, r.data) for r in records}
+        else:
+            for sk in stale:  # changed since decoded: read again, unless gone or no longer matching meanwhile
+                got = self._store.get("function", account_id, sk)
+                if got is not None and all(got.data.get(k) == v for k, v in filters.items()):
+                    out[sk] = known(sk, got.version, omit_fields(got.data, check_omit(omit)))
+        return sorted(out.values(), key=lambda f: f.created_at)
 
     def count(self, account_id: str) -> int:
         return self._store.count(Query("function", account_id))

@@ -7,6 +7,7 @@ Record layout: kind "invstat", pk account, sk "<yyyymmdd>#<function uuid>".
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -19,8 +20,17 @@ from chalicelib.storage.base import MUST_NOT_EXIST, Query, Store
 STATUSES = ("SUCCEEDED", "CODING_FAILURE", "PLATFORM_FAILURE", "TIMEOUT", "UNKNOWN")
 
 
+_DAY_MS = 86_400_000
+
+
 def day_of(at_ms: int) -> str:
-    return datetime.fromtimestamp(at_ms / 1000, tz=UTC).strftime("%Y%m%d")
+    """The UTC day of a time in ms since the epoch, as yyyymmdd (UTC days are whole multiples of 86,400 s)."""
+    return _day(int(at_ms // _DAY_MS))
+
+
+@functools.lru_cache(maxsize=64)
+def _day(day: int) -> str:
+    return datetime.fromtimestamp(day * (_DAY_MS // 1000), tz=UTC).strftime("%Y%m%d")
 
 
 class InvocationStats:

@@ -57,6 +57,42 @@ class Query:
     limit: int | None = None
     reverse: bool = False
     filters: dict[str, Any] = field(default_factory=dict)  # top-level data fields that must equal these values
+    # A projection: dotted paths of data fields (object keys, e.g. "manifest.code") left out of the returned
+    # records, so large fields are neither read nor decoded when a listing has no use for them. A path that is
+    # not there is ignored; filters still see the whole record.
+    omit: tuple[str, ...] = ()
+    keys_only: bool = False  # records come back with empty data, just sk and version (filters still apply)
+
+
+def check_omit(omit: tuple[str, ...]) -> dict[str, Any]:
+    """``omit`` as a tree of keys (a leaf is None); keys are ones JSON writes unescaped (as filter keys, see
+    check_filters). A path below another one in ``omit`` adds nothing."""
+    tree: dict[str, Any] = {}
+    for path in omit:
+        keys = path.split(".")
+        if not all(key and key.isascii() and key.isprintable() and '"' not in key and "\\" not in key
+                   for key in keys):
+            raise ValueError(f"unsupported omit path {path!r}")
+        node = tree
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+            if node is None:
+                break
+        else:
+            node[keys[-1]] = None
+    return tree
+
+
+def omit_fields(data: dict[str, Any], tree: dict[str, Any]) -> dict[str, Any]:
+    """Removes the fields of ``tree`` (check_omit's) from ``data`` in place — a document just decoded, that
+    nothing else holds — and returns it."""
+    for key, below in tree.items():
+        if key in data:
+            if below is None:
+                del data[key]
+            elif isinstance(data[key], dict):
+                omit_fields(data[key], below)
+    return data
 
 
 class Store(Protocol):

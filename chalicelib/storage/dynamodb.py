@@ -17,7 +17,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.domain.errors import BadInput, FngateError, Unavailable, VersionConflict
-from chalicelib.storage.base import ANY_VERSION, MUST_NOT_EXIST, Delete, Put, Query, Record
+from chalicelib.storage.base import ANY_VERSION, MUST_NOT_EXIST, Delete, Put, Query, Record, check_omit, omit_fields
 from chalicelib.storage.sqlite import check_filters, check_ops, dump, key_range, prefix_end
 
 _SET = "SET #v = if_not_exists(#v, :zero) + :one, #d = :doc"
@@ -131,6 +131,7 @@ class DynamoStore:
         if query.limit is not None and query.limit < 0:
             raise ValueError("limit must not be negative")
         check_filters(query.filters)
+        omit = check_omit(query.omit)
         plan = self._plan(query)
         if plan is None or query.limit == 0:
             return []
@@ -143,6 +144,10 @@ class DynamoStore:
                 continue
             record = self._record(query.kind, query.pk, item)
             if _matches(record.data, query.filters):
+                if query.keys_only:
+                    record = replace(record, data={})
+                elif omit:
+                    record = replace(record, data=omit_fields(record.data, omit))
                 out.append(record)
                 if len(out) == query.limit:
                     break

@@ -180,6 +180,35 @@ def test_query_filters_on_top_level_fields_before_the_limit(seeded):
     assert seeded.count(Query("item", "p", start="c", filters={"color": "red", "sk": "c2"})) == 1
 
 
+def test_query_omit_leaves_out_nested_fields_and_ignores_missing_paths(store):
+    doc = {"name": "f", "manifest": {"code": "x" * 1000, "id": "m1"}, "last": {"manifest": {"code": "y", "id": "m0"}},
+           "plain": "code"}
+    store.put("k", "p", "a", doc)
+    store.put("k", "p", "b", {"name": "g", "manifest": "not an object", "last": None})
+    found = store.query(Query("k", "p", omit=("manifest.code", "last.manifest.code", "absent", "plain.x")))
+    assert [r.data for r in found] == [
+        {"name": "f", "manifest": {"id": "m1"}, "last": {"manifest": {"id": "m0"}}, "plain": "code"},
+        {"name": "g", "manifest": "not an object", "last": None}]
+    assert store.get("k", "p", "a").data == doc  # a projection of the answer only
+    assert [r.sk for r in store.query(Query("k", "p", filters={"name": "g"}, omit=("name",)))] == ["b"]
+
+
+def test_query_keys_only_gives_sort_keys_and_versions_after_filters(store):
+    store.put("k", "p", "a", {"color": "red", "n": 1})
+    store.put("k", "p", "a", {"color": "red", "n": 2})
+    store.put("k", "p", "b", {"color": "blue"})
+    found = store.query(Query("k", "p", keys_only=True))
+    assert [(r.sk, r.version, r.data) for r in found] == [("a", 2, {}), ("b", 1, {})]
+    red = store.query(Query("k", "p", filters={"color": "red"}, keys_only=True, limit=5))
+    assert [(r.sk, r.version) for r in red] == [("a", 2)]
+
+
+@pytest.mark.parametrize("path", ["", "a..b", 'a."b', "ü", "a\\b"])
+def test_query_omit_paths_of_plain_keys_only(store, path):
+    with pytest.raises(ValueError):
+        store.query(Query("k", "p", omit=(path,)))
+
+
 def test_filters_match_like_python_equality_with_missing_as_null(store):
     docs = {"s": {"v": "1"}, "i": {"v": 1}, "f": {"v": 1.0}, "t": {"v": True}, "n": {"v": None}, "m": {},
             "l": {"v": ["1"]}, "o": {"v": {"1": 1}}, "z": {"v": 0}}
