@@ -161,15 +161,19 @@ NOTES = [
     "  request crosses three processes (client, gateway, worker) on two cores.",
     "- The floor got faster with fix (1) too (p50 0.28 ms before; 0.13–0.24 ms in today's runs), so `≤ 3× floor`",
     "  now compares with a floor at or below the issue's 0.18 ms.",
-    "- Evicted first invokes (missed) are the executor's time (chalicelib/runtime/local, being rewritten). Timed",
-    "  in-process: with a spare ready, loading the code takes 1–3 ms (Python) / 3–8 ms (Node) and the first call",
-    "  0.5–4 ms; over HTTP the function and deployment are also read again (their 1 s cache expired). Without a",
-    "  spare, the request's own spawn runs beside the chores thread's spare refill and the load waits for the new",
-    "  worker to finish starting: 16–29 ms (Python), 62–86 ms (Node: ~55–75 ms of node start-up).",
-    "- Node worker RSS grows with invocations (V8's young generation grows up to 16 MB semi-spaces): 46–56 MB",
-    "  after a few seconds of load in today's runs (the worker RSS row), ~62 MB after 20,000 invocations; with",
-    "  `--max-semi-space-size=1 --v8-pool-size=1` it stays at ~49 MB (measured apart; the node argv is in the",
-    "  executor, not changed here).",
+    "- Evicted first invokes are the executor's time. Fixes in the runtime this round: Node workers start from",
+    "  a V8 start-up snapshot built with their own flags (~10 ms less Node start-up; any V8 heap flag otherwise",
+    "  costs ~10 ms, the built-in code cache being refused); a Node spare starts its egress relay while idle",
+    "  (15 → 5 ms with a spare, in-process); a retired worker with its own pid namespace frees its uid when its",
+    "  pidfd says it exited, with no zygote round trip competing with the next spawn. What is left without a spare:",
+    "  the spawn itself beside the chores thread's spare refill (Python), and Node's own start-up (~35 ms for",
+    "  `node -e 0` here, ~45 ms for the worker).",
+    "- Node worker RSS grows with invocations (V8's young generation grows up to 16 MB semi-spaces): ~46–56 MB",
+    "  after a few seconds of load, ~62–67 MB after 20,000 invocations. `--max-semi-space-size=1` (with or",
+    "  without `--v8-pool-size=1`) holds it at ~49–54 MB but makes allocation-heavy code 2–3× slower (measured",
+    "  side by side: 10.5 → 31.9 ms for a loop allocating 200,000 objects); we keep V8's defaults and report the miss.",
+    "- Sandbox cost (the `sandbox cost` rows, bench/isolation.py): one executor per isolation layer, all alive",
+    "  at once, samples taken round robin; cold = deploy of a new function with no spare + first call.",
     "- This machine's speed varies by up to ~1.5× between runs minutes apart (other tenants); figures near a",
     "  target can land on either side of it from one run to the next.",
 ]
@@ -240,6 +244,9 @@ def main() -> None:
     lists = list_1000()
     fold_s, counts_ms, latency_ms = invocations_1m()
     inproc_us, _ = profile()
+    from bench.isolation import measure as sandbox_cost
+
+    isolation = sandbox_cost()
     p50f = floor["p50_ms"]
     for lang in ("python", "node"):
         w = warm[lang]
@@ -308,6 +315,7 @@ def main() -> None:
                  verdict(latency_ms <= 200)))
     rows.append(("in-process invoke (no sockets; profile.txt)", f"{inproc_us:.0f} µs", f"before {BEFORE['inproc']}",
                  "–"))
+    rows += isolation
     write(rows, floor, local, has_wrk, time.perf_counter() - started)
     shutil.rmtree(work, ignore_errors=True)
 

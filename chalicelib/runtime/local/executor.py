@@ -51,6 +51,7 @@ RpcHandler = Callable[[Target, str, Any], Any]
 BASE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp"}
 ENV_TOOLBELT_NODE = "FNGATE_TOOLBELT_NODE_PATH"
 ENV_TOOLBELT_PYTHON = "FNGATE_TOOLBELT_PYTHON_PATH"
+SPARE_WAIT_S = {"python": 0.02, "node": 0.08}  # how long a cold start waits for a spare being started (≈ a spawn)
 GRACE_S = 0.25  # the worker reports its own timeout (with logs); past this the host kills it
 CRASHED = "The function's worker process crashed or exited during the invocation"
 HERE = Path(__file__).resolve().parent
@@ -214,7 +215,7 @@ class LocalExecutor:
         """Called by the pool, outside its lock: a worker with ``target``'s code loaded (a spare if one is ready)."""
         language = self._language(target)
         spares = self._spares[language]
-        spare = spares.take()
+        spare = spares.take(wait_s=SPARE_WAIT_S[language])
         load = {"op": "load", "code": target.code, "env": self._function_env(target),
                 "limits": {"log_entries": LOG_ENTRIES_MAX, "log_chars": LOG_CHARS_MAX}}
         try:

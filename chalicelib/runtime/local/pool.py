@@ -215,13 +215,19 @@ class Spares:
         self._spawn, self._chores, self._count = spawn, chores, count
         self._ready: deque[Worker] = deque()
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
         self._pending = False
+        self._spawning = False  # a spare is being started right now (not merely queued)
         self._closed = False
         self._failures = 0
 
-    def take(self) -> Worker | None:
-        """A ready spare, if any; call refill() once the caller's own cold start is done (not to compete with it)."""
+    def take(self, wait_s: float = 0.0) -> Worker | None:
+        """A ready spare, if any; call refill() once the caller's own cold start is done (not to compete with it).
+        If none is ready but one is being started, wait up to ``wait_s`` for it: it is further along than a
+        spawn of the caller's own would be (and would compete with it for the zygote and the CPU)."""
         with self._lock:
+            if not self._ready and self._spawning and wait_s > 0:
+                self._changed.wait_for(lambda: bool(self._ready) or not self._spawning or self._closed, wait_s)
             return self._ready.popleft() if self._ready else None
 
     def refill(self) -> None:
@@ -237,11 +243,20 @@ class Spares:
                 with self._lock:
                     if self._closed or len(self._ready) >= self._count:
                         return
-                worker = self._spawn()
-                with self._lock:
+                    self._spawning = True
+                try:
+                    worker = self._spawn()
+                except BaseException:
+                    with self._lock:
+                        self._spawning = False
+                        self._changed.notify_all()
+                    raise
+                with self._lock:  # one step: a waiter sees either "still spawning" or the new spare
+                    self._spawning = False
                     closed = self._closed
                     if not closed:
                         self._ready.append(worker)
+                    self._changed.notify_all()
                 if closed:  # closed while it started: nobody will take it
                     worker.kill()
                 self._failures = 0
