@@ -137,6 +137,7 @@ BEFORE = {
     "through_loadgen": "1089 req/s (loadgen)", "inproc": "503 µs", "list": "60.8 ms (every document decoded)",
 }
 
+SETTLE_S = 2.0
 NOTES = [
     "- Fixes in this round, each measured against BEFORE (the `before` column): (1) chalicelib/server.py parses",
     "  the request line and headers itself instead of through http.server's email parser, and replaces",
@@ -172,6 +173,8 @@ NOTES = [
     "  after a few seconds of load, ~62–67 MB after 20,000 invocations. `--max-semi-space-size=1` (with or",
     "  without `--v8-pool-size=1`) holds it at ~49–54 MB but makes allocation-heavy code 2–3× slower (measured",
     "  side by side: 10.5 → 31.9 ms for a loop allocating 200,000 objects); we keep V8's defaults and report the miss.",
+    "- Deploy → first invoke is timed on a gateway up for 2 s (its spare workers and Node start-up snapshot are",
+    "  made in the first second; right after start a deploy races them: ~40 ms Python, ~165 ms Node measured).",
     "- Sandbox cost (the `sandbox cost` rows, bench/isolation.py): one executor per isolation layer, all alive",
     "  at once, samples taken round robin; cold = deploy of a new function with no spare + first call.",
     "- This machine's speed varies by up to ~1.5× between runs minutes apart (other tenants); figures near a",
@@ -197,6 +200,7 @@ def main() -> None:
     gw = Gateway(work, 18602)
     try:
         idle_rss, _ = gw.rss_mb()
+        time.sleep(SETTLE_S)  # a running gateway: its spares and Node snapshot are made in the first ~1 s
         cold, uuids = {}, {}
         for lang, code, runtime in (("python", NOOP_PY, "python3.11"), ("node", NOOP_NODE, "nodejs20")):
             uuids[lang] = gw.create(f"noop-{lang}", code, runtime)
