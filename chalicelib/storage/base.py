@@ -9,6 +9,8 @@ nothing of functions or users. Backends raise domain errors (VersionConflict), n
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -123,3 +125,54 @@ class Store(Protocol):
 
     def close(self) -> None:
         ...
+
+
+# -- contract rules both backends apply -------------------------------------------------------------------------
+MAX_TRANSACTION_OPS = 100  # DynamoDB's TransactWriteItems limit, enforced here too so local code fails the same way
+
+
+def dump(data: dict[str, Any]) -> str:
+    """Compact JSON; NaN/Infinity are refused (they are not JSON, and DynamoDB would reject them too)."""
+    return json.dumps(data, separators=(",", ":"), allow_nan=False)
+
+
+def prefix_end(prefix: str) -> str | None:
+    """The smallest string above every string starting with ``prefix`` (None if there is none)."""
+    stripped = prefix.rstrip("\U0010ffff")
+    if not stripped:
+        return None
+    nxt = ord(stripped[-1]) + 1
+    return stripped[:-1] + chr(0xE000 if 0xD800 <= nxt <= 0xDFFF else nxt)  # skip surrogates: not encodable
+
+
+def check_ops(ops: Sequence[Put | Delete]) -> None:
+    """Limits DynamoDB imposes on a transaction, checked on both backends so they behave alike."""
+    if len(ops) > MAX_TRANSACTION_OPS:
+        raise ValueError(f"a transaction holds at most {MAX_TRANSACTION_OPS} operations, not {len(ops)}")
+    if len({(op.kind, op.pk, op.sk) for op in ops}) != len(ops):
+        raise ValueError("a transaction may touch each record only once")
+
+
+def check_filters(filters: dict[str, Any]) -> None:
+    """Filters compare top-level fields with scalars: what both SQL and DynamoDB can match the same way.
+
+    Keys must be ones JSON writes unescaped (printable ASCII, no quote or backslash): SQLite's JSON paths match
+    the escaped text, so "ü" (stored as "\\u00fc") would never match.
+    """
+    for key, value in filters.items():
+        if json.dumps(key) != f'"{key}"' or not isinstance(value, str | int | float | type(None)):
+            raise ValueError(f"unsupported filter {key!r}={value!r}")
+        if (isinstance(value, float) and not math.isfinite(value)) or (isinstance(value, int) and abs(value) >= 2**63):
+            raise ValueError(f"unsupported filter {key!r}={value!r}")
+
+
+def key_range(q: Query) -> tuple[str | None, str | None] | None:
+    """``q``'s prefix and [start, end) as one half-open sk range (None for no bound); None if it is empty."""
+    low, high = q.start or None, q.end
+    if q.prefix:
+        low = q.prefix if low is None else max(low, q.prefix)
+        end = prefix_end(q.prefix)
+        high = end if high is None else high if end is None else min(high, end)
+    if high == "" or (low is not None and high is not None and low >= high):
+        return None
+    return low, high

@@ -17,8 +17,21 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.domain.errors import BadInput, FngateError, Unavailable, VersionConflict
-from chalicelib.storage.base import ANY_VERSION, MUST_NOT_EXIST, Delete, Put, Query, Record, check_omit, omit_fields
-from chalicelib.storage.sqlite import check_filters, check_ops, dump, key_range, prefix_end
+from chalicelib.storage.base import (
+    ANY_VERSION,
+    MUST_NOT_EXIST,
+    Delete,
+    Put,
+    Query,
+    Record,
+    check_filters,
+    check_omit,
+    check_ops,
+    dump,
+    key_range,
+    omit_fields,
+    prefix_end,
+)
 
 _SET = "SET #v = if_not_exists(#v, :zero) + :one, #d = :doc"
 _CONFLICTS = {"ConditionalCheckFailed", "TransactionConflict"}  # cancellation reasons that mean "changed meanwhile"
