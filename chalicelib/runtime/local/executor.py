@@ -225,7 +225,8 @@ class LocalExecutor:
                 except LoadFailed as err:
                     if not err.gone:
                         raise  # the code's fault; a dead spare (killed while waiting) just means: spawn one
-            return self._load(self._spawn(language), target, load)
+            with spares.demand():
+                return self._load(self._spawn(language), target, load)
         finally:
             spares.refill()
 

@@ -8,12 +8,13 @@ used idle worker of any target is evicted; at most ``queue_max`` callers wait pe
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -218,6 +219,7 @@ class Spares:
         self._changed = threading.Condition(self._lock)
         self._pending = False
         self._spawning = False  # a spare is being started right now (not merely queued)
+        self._demand = 0  # callers starting a worker of their own right now (a cold start with no spare)
         self._closed = False
         self._failures = 0
 
@@ -230,6 +232,18 @@ class Spares:
                 self._changed.wait_for(lambda: bool(self._ready) or not self._spawning or self._closed, wait_s)
             return self._ready.popleft() if self._ready else None
 
+    @contextlib.contextmanager
+    def demand(self) -> Iterator[None]:
+        """Around a caller's own cold start: refills wait for it (up to 1 s) rather than compete for the CPU."""
+        with self._lock:
+            self._demand += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._demand -= 1
+                self._changed.notify_all()
+
     def refill(self) -> None:
         with self._lock:
             if self._pending or self._closed or len(self._ready) >= self._count:
@@ -241,6 +255,7 @@ class Spares:
         try:
             while True:
                 with self._lock:
+                    self._changed.wait_for(lambda: self._demand == 0 or self._closed, 1.0)
                     if self._closed or len(self._ready) >= self._count:
                         return
                     self._spawning = True
