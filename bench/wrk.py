@@ -14,6 +14,7 @@ from pathlib import Path
 
 SCRIPT = Path(__file__).with_name("invoke.lua")
 ROUND_ROBIN = Path(__file__).with_name("roundrobin.lua")
+TALLY = Path(__file__).with_name("tally.lua")  # response() and done(), loaded by both scripts
 MARK = "FNGATE_WRK "
 
 
@@ -52,7 +53,8 @@ def _run(script: Path, url: str, args: list[str], env: dict[str, str], *, connec
         raise RuntimeError("wrk is not installed")
     argv = [binary, "-t", str(threads), "-c", str(connections), "-d", f"{seconds:g}s", "--timeout", "10s",
             "-s", str(script), url, "--", *args]
-    out = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, **env}, timeout=seconds + 30,
+    env = {**os.environ, **env, "FNGATE_WRK_TALLY": str(TALLY)}
+    out = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=seconds + 30,
                          check=True).stdout
     line = next((x for x in out.splitlines() if x.startswith(MARK)), None)
     if line is None:
