@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import Any, Self
 
 from chalicelib.domain.states import State
 
@@ -15,6 +15,18 @@ from chalicelib.domain.states import State
 @functools.cache
 def _field_names(cls: type) -> frozenset[str]:
     return frozenset(f.name for f in fields(cls))
+
+
+class Document:
+    """``to_dict``/``from_dict`` for the frozen dataclasses the store keeps as JSON documents: one place for the
+    shape; keys a newer version stored and this one does not know are dropped on read."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        return _from_dict(cls, data)
 
 
 def _from_dict(cls: type, data: dict[str, Any]) -> Any:
@@ -25,7 +37,7 @@ def _from_dict(cls: type, data: dict[str, Any]) -> Any:
 
 
 @dataclass(frozen=True)
-class Manifest:
+class Manifest(Document):
     """One version of a function's code, environment and runtime (V2 `LPFnManifest`)."""
 
     id: str
@@ -38,20 +50,13 @@ class Manifest:
     created_at: str = ""
     created_by: str = ""
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Manifest:
-        return _from_dict(cls, data)
-
     def same_content(self, other: Manifest) -> bool:
         return (self.code, self.environment, self.runtime, self.dependencies) == (
             other.code, other.environment, other.runtime, other.dependencies)
 
 
 @dataclass(frozen=True)
-class Deployment:
+class Deployment(Document):
     """One deployment of one manifest version; kept for history and rollback."""
 
     id: int
@@ -75,9 +80,6 @@ class Deployment:
     def active(self) -> bool:
         return self.state in ("deploying", "redeploying", "undeploying")
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Deployment:
         data = dict(data)
@@ -87,7 +89,7 @@ class Deployment:
 
 
 @dataclass(frozen=True)
-class Function:
+class Function(Document):
     """A function's meta data plus its current (editable) manifest and what is live."""
 
     account_id: str
@@ -130,7 +132,7 @@ class Function:
 
 
 @dataclass(frozen=True)
-class User:
+class User(Document):
     account_id: str
     user_id: str
     login_name: str
@@ -138,16 +140,9 @@ class User:
     roles: list[str]
     created_at: str = ""
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> User:
-        return _from_dict(cls, data)
-
 
 @dataclass(frozen=True)
-class AppKey:
+class AppKey(Document):
     """OAuth2 client credentials; the secret is stored as a hash, plus sealed when fngate must hand it out again."""
 
     account_id: str
@@ -158,23 +153,9 @@ class AppKey:
     sealed_secret: str = ""  # base64 of the secret sealed by the keyring; empty if not retrievable
     created_at: str = ""
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> AppKey:
-        return _from_dict(cls, data)
-
 
 @dataclass(frozen=True)
-class Account:
+class Account(Document):
     account_id: str
     created_at: str
     provisioned: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Account:
-        return _from_dict(cls, data)

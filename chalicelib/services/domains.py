@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.clock import Clock
 from chalicelib.domain.allowlist import validate_domain
 from chalicelib.domain.errors import DomainExists, DomainNotFound, LimitReached, ValidationFailed, VersionConflict
+from chalicelib.domain.models import Document
 from chalicelib.domain.permissions import Action, Principal, require
 from chalicelib.storage.base import MUST_NOT_EXIST, Delete, Put, Query, Record, Store
 
@@ -29,7 +30,7 @@ ChangeHook = Callable[[str], None]  # (account_id)
 
 
 @dataclass(frozen=True)
-class AllowedDomain:
+class AllowedDomain(Document):
     id: int
     domain: str
     name: str
@@ -37,13 +38,6 @@ class AllowedDomain:
     created_by: str = ""
     updated_at: str = ""
     updated_by: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> AllowedDomain:
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
 
 
 def _sk(domain_id: int) -> str:

@@ -321,6 +321,7 @@ class LocalExecutor:
             return
         os.chmod(blob, 0o644)
         self._node_argv = [*self._node_argv[:-1], "--snapshot-blob", fsview.inside(view, blob)]
+
     @staticmethod
     def _stage(source: Path, directory: str) -> str:
         """Copy a worker file where any worker uid can read it (the project may live under a private dir)."""
