@@ -178,6 +178,15 @@ def test_cannot_read_the_gateways_command_line_or_environment(executor: LocalExe
     assert GATEWAY_SECRET not in found["/proc/1/environ"]  # pid 1 is the worker itself
 
 
+def test_its_own_command_line_names_no_host_paths_of_the_gateway(executor: LocalExecutor) -> None:
+    code = {PYTHON: "def lambda_handler(input):\n    return open('/proc/self/cmdline', 'rb').read().decode()\n",
+            NODE: "const fs = require('fs');\nasync function lambda() {\n"
+                  "  return fs.readFileSync('/proc/self/cmdline').toString();\n}\n"}
+    for runtime, source in code.items():
+        cmdline = run(executor, deployed(executor, runtime, source)).result
+        assert "fngate-workers-" not in cmdline and "toolbelt" not in cmdline, cmdline  # (Python: the zygote's)
+
+
 KILLER = {
     PYTHON: "import os, signal\ndef lambda_handler(input):\n    out = []\n    for pid in input['payload']:\n"
             "        try:\n            os.kill(pid, signal.SIGKILL)\n            out.append('killed')\n"

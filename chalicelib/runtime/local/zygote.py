@@ -4,9 +4,11 @@ Why: forking a pre-imported Python costs ~1 ms where a fresh interpreter costs t
 multi-threaded, so it must not fork itself (and preexec_fn is unsafe there); and PDEATHSIG fires when the parent
 *thread* exits, which only a single-threaded parent makes reliable. So the gateway starts one zygote
 (``python -I -S zygote.py FD``), talks to it over a SOCK_SEQPACKET socketpair, and receives each new worker's pipe
-ends and pidfd by SCM_RIGHTS. Python workers are the forked child itself (worker_python.main); Node workers are
-the forked child exec'ing node. The zygote exits when the gateway's end closes (the gateway died or closed the
-executor), and its workers die with it (PDEATHSIG).
+ends and pidfd by SCM_RIGHTS. Its settings (work root, import paths, the filesystem view) arrive as the first
+datagram, not on the command line: a forked Python worker's /proc/self/cmdline is the zygote's. Python workers
+are the forked child itself (worker_python.main); Node workers are the forked child exec'ing node. The zygote
+exits when the gateway's end closes (the gateway died or closed the executor), and its workers die with it
+(PDEATHSIG).
 
 Requests (JSON, one per datagram) and replies:
   {"op": "probe", "uid": N}
@@ -161,9 +163,8 @@ class Zygote:
 
     def __init__(self, python: str, work_root: str, env: dict[str, str], python_paths: list[str] | None = None,
                  timeout_s: float = 10.0, view: dict[str, Any] | None = None) -> None:
-        self._python, self._work_root, self._env, self._timeout = python, work_root, env, timeout_s
-        self._view = json.dumps(view or {})
-        self._paths = os.pathsep.join(python_paths or [])
+        self._python, self._env, self._timeout = python, env, timeout_s
+        self._setup = json.dumps({"work_root": work_root, "paths": python_paths or [], "view": view}).encode()
         self._lock = threading.Lock()
         self._sock: socket.socket | None = None
         self._proc: subprocess.Popen[bytes] | None = None
@@ -174,8 +175,7 @@ class Zygote:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             self._proc = subprocess.Popen(
-                [self._python, "-I", "-S", str(HERE / "zygote.py"), str(theirs.fileno()), self._work_root,
-                 self._paths, self._view],
+                [self._python, "-I", "-S", str(HERE / "zygote.py"), str(theirs.fileno())],
                 pass_fds=[theirs.fileno()], env=self._env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 cwd="/")
         finally:
@@ -183,6 +183,7 @@ class Zygote:
         ours.settimeout(self._timeout)
         self._sock = ours
         try:
+            ours.send(self._setup)
             hello = json.loads(ours.recv(_MAX_DATAGRAM) or b"null")
         except (OSError, ValueError) as err:
             raise ZygoteError(f"the zygote did not start: {err}") from None
@@ -232,5 +233,6 @@ class Zygote:
 
 
 if __name__ == "__main__":
-    _Server(socket.socket(fileno=int(sys.argv[1])), sys.argv[2],
-            [p for p in sys.argv[3].split(os.pathsep) if p], json.loads(sys.argv[4]) or None).serve()
+    channel = socket.socket(fileno=int(sys.argv[1]))
+    setup = json.loads(channel.recv(_MAX_DATAGRAM) or b"{}")
+    _Server(channel, setup["work_root"], setup["paths"], setup["view"]).serve()
