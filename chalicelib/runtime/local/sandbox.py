@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any
 
 CLONE_NEWNET = 0x40000000
-CLONE_NEWNS = 0x00020000
 CLONE_NEWCGROUP = 0x02000000
 CLONE_NEWUTS = 0x04000000
 CLONE_NEWIPC = 0x08000000
@@ -162,6 +161,7 @@ def fsview() -> Any:
 
 
 _libc, _check = fsview().libc, fsview().check
+CLONE_NEWNS = fsview().CLONE_NEWNS  # defined beside the mounts it is for
 
 
 def prctl(option: int, value: int) -> None:
