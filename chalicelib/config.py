@@ -27,7 +27,11 @@ ENV_ACCOUNT_RATE = "FNGATE_ACCOUNT_RATE"  # invocations per second per account
 ENV_ACCOUNT_CONCURRENCY = "FNGATE_ACCOUNT_CONCURRENCY"  # invocations in flight per account
 ENV_LAMBDA_ROLE_ARN = "FNGATE_LAMBDA_ROLE_ARN"  # execution role of function Lambdas (CloudWatch Logs only)
 ENV_LAMBDA_IMAGE_URI = "FNGATE_LAMBDA_IMAGE_URI"  # worker image (needed for Node functions on AWS)
+ENV_JOBS = "FNGATE_JOBS"  # background (a runner thread in `fngate serve`) | inline | sqs
+ENV_JOBS_QUEUE_URL = "FNGATE_JOBS_QUEUE_URL"  # the SQS queue that announces jobs (FNGATE_JOBS=sqs)
+ENV_RECORDS = "FNGATE_RECORDS"  # batched (written behind the answer) | sync (written before it: AWS Lambda)
 ENV_AWS_REGION = "AWS_REGION"
+ENV_LAMBDA_NAME = "AWS_LAMBDA_FUNCTION_NAME"  # set by the Lambda runtime
 
 DEFAULT_DATA_DIR = ".fngate"
 
@@ -56,7 +60,9 @@ class Settings:
     lambda_role_arn: str = ""
     lambda_image_uri: str = ""
     self_address: str = ""  # addr:port this gateway listens on; the egress proxy dials it for public_host
-    sync_deployments: bool = False  # tests: deploy inline instead of in the background
+    jobs: str = "background"  # how jobs are drained: background | inline (tests, the CLI's local mode) | sqs
+    jobs_queue_url: str = ""
+    records: str = "batched"  # invocation records: batched behind the answer | sync (before it; AWS Lambda)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -79,6 +85,10 @@ class Settings:
             "lambda_image_uri": env.get(ENV_LAMBDA_IMAGE_URI, ""),
             "account_rate_per_s": float(env.get(ENV_ACCOUNT_RATE, "5000")),
             "account_concurrency": int(env.get(ENV_ACCOUNT_CONCURRENCY, "256")),
+            "jobs": env.get(ENV_JOBS, "sqs" if env.get(ENV_JOBS_QUEUE_URL) else "background"),
+            "jobs_queue_url": env.get(ENV_JOBS_QUEUE_URL, ""),
+            # a Lambda is frozen once it has answered: nothing may be left to write behind the answer
+            "records": env.get(ENV_RECORDS, "sync" if env.get(ENV_LAMBDA_NAME) else "batched"),
         }
         return replace(cls(**values), **overrides)
 

@@ -75,6 +75,7 @@ class Deployment(Document):
     error_logs: list[dict[str, Any]] = field(default_factory=list)
     manifest: Manifest | None = None  # snapshot of what was deployed, so any deployment can be restored
     restored_from: int | None = None
+    job_id: str = ""  # the job carrying it out while active; no such live job = lost, and failed on sight
 
     @property
     def active(self) -> bool:

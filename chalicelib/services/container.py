@@ -18,6 +18,7 @@ from typing import Any
 from chalicelib.clock import Clock
 from chalicelib.config import Settings
 from chalicelib.crypto.envelope import Keyring, KmsKeyring, LocalKeyring
+from chalicelib.jobs import JobQueue, JobRunner
 from chalicelib.runtime.base import Executor
 from chalicelib.services.context_store import ContextStore
 from chalicelib.services.deployments import DeploymentService
@@ -51,10 +52,17 @@ class Services:
     domains: DomainService
     provisioning: ProvisioningService
     recorder: InvocationRecorder
+    jobs: JobQueue
+    runner: JobRunner
     egress: Any = None  # the local executor's EgressProxy, when this factory built one
 
+    def start_background(self) -> None:
+        """What a long-running local gateway runs beside its requests: the job runner (``FNGATE_JOBS=background``)."""
+        if self.settings.jobs == "background":
+            self.runner.start()
+
     def close(self) -> None:
-        self.deployments.close()
+        self.runner.stop()
         self.executor.close()
         if self.egress is not None:
             self.egress.close()
@@ -108,6 +116,29 @@ def build_egress(settings: Settings, domains: DomainService) -> Any:
     return proxy.start()
 
 
+def build_jobs(settings: Settings, store: Store, clock: Clock) -> tuple[JobQueue, JobRunner]:
+    """The queue and its runner; the dispatcher follows ``settings.jobs`` (handlers are registered by the caller)."""
+    queue = JobQueue(store, clock)
+    runner = JobRunner(queue, clock)
+    if settings.jobs == "sqs":
+        from chalicelib.jobs.sqs import SqsDispatcher
+
+        queue.dispatcher = SqsDispatcher(settings.jobs_queue_url, clock, region_name=settings.region or None)
+    elif settings.jobs == "inline":
+        queue.dispatcher = _Inline(runner)
+    else:
+        queue.dispatcher = runner  # wakes the background runner once started; until then it polls the store
+    return queue, runner
+
+
+class _Inline:
+    def __init__(self, runner: JobRunner) -> None:
+        self._runner = runner
+
+    def notify(self, jobs: Any) -> None:
+        self._runner.drain()
+
+
 def build_executor(settings: Settings, rpc_handler: Any = None, egress: Any = None) -> Executor:
     if settings.executor == "aws_lambda":
         from chalicelib.runtime.aws_lambda import LambdaExecutor
@@ -142,13 +173,16 @@ def build_services(settings: Settings, *, store: Store | None = None, keyring: K
         raise
     repo = FunctionRepository(store)
     identity = IdentityService(store, keyring, load_signer(store, keyring), clock)
-    deployments = DeploymentService(repo, executor, clock, sync=settings.sync_deployments)
-    recorder = InvocationRecorder(store)
+    jobs, runner = build_jobs(settings, store, clock)
+    deployments = DeploymentService(repo, executor, clock, jobs)
+    runner.register(*deployments.handlers())
+    recorder = InvocationRecorder(store, sync=settings.records == "sync")
     limiter = AccountLimiter(settings.account_rate_per_s, settings.account_rate_per_s,
                              settings.account_concurrency)
     provisioning = ProvisioningService(store, identity, secrets, domains, settings.domain_map, settings.public_host)
     return Services(settings=settings, store=store, keyring=keyring, executor=executor, clock=clock,
-                    identity=identity, functions=FunctionService(repo, clock), deployments=deployments,
+                    identity=identity, functions=FunctionService(repo, clock, deployments.idle),
+                    deployments=deployments, jobs=jobs, runner=runner,
                     invocations=InvocationService(repo, deployments, executor, recorder, clock, limiter),
                     secrets=secrets, domains=domains, provisioning=provisioning, recorder=recorder, egress=egress)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid as uuidlib
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -57,8 +58,11 @@ def _event(event_id: Any) -> str | None:
 
 
 class FunctionService:
-    def __init__(self, repo: FunctionRepository, clock: Clock) -> None:
+    def __init__(self, repo: FunctionRepository, clock: Clock,
+                 idle: Callable[[Function, int], tuple[Function, int]] | None = None) -> None:
+        """``idle``: the deployment service's check that no deployment is in progress (and settles a lost one)."""
         self._repo, self._clock = repo, clock
+        self._idle = idle or (lambda fn, version: (fn, version))
 
     # -- reading ------------------------------------------------------------------------------------------------
     def get(self, who: Principal, uuid: str) -> Function:
@@ -143,8 +147,8 @@ class FunctionService:
 
     def delete(self, who: Principal, uuid: str) -> None:
         require(who, "lambda", Action.WRITE)
-        fn, record_version = self._repo.get(who.account_id, uuid)
-        if fn.live or (fn.last_deployment and fn.last_deployment.active):
+        fn, record_version = self._idle(*self._repo.get(who.account_id, uuid))
+        if fn.live:
             raise Conflict(detail="Undeploy the function before deleting it")
         next_state(fn.state, Transition.DELETE, live=fn.live)
         self._repo.delete(fn, record_version)

@@ -10,7 +10,7 @@ Record layout (kind / pk / sk):
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from chalicelib.domain.errors import FunctionNotFound, NameTaken, VersionConflict
@@ -136,10 +136,11 @@ class FunctionRepository:
             raise NameTaken(name=fn.name) from None
 
     def save(self, fn: Function, expected_version: int, *, new_manifest: bool = False,
-             old_name: str | None = None) -> int:
-        """Write ``fn`` if nobody changed it since ``expected_version``; returns the new record version."""
+             old_name: str | None = None, also: Sequence[Put | Delete] = ()) -> int:
+        """Write ``fn`` if nobody changed it since ``expected_version``, with ``also`` in the same transaction
+        (a deployment record, the job that carries it out); returns the new record version."""
         self._forget(fn.account_id, fn.uuid)
-        ops: list[Put | Delete] = [Put("function", fn.account_id, fn.uuid, fn.to_dict(), expected_version)]
+        ops: list[Put | Delete] = [Put("function", fn.account_id, fn.uuid, fn.to_dict(), expected_version), *also]
         if new_manifest:
             ops.append(Put("manifest", _fn_pk(fn.account_id, fn.uuid), _seq(fn.manifest.version),
                            fn.manifest.to_dict(), MUST_NOT_EXIST))
@@ -187,6 +188,12 @@ class FunctionRepository:
     def next_deployment_id(self, account_id: str, uuid: str) -> int:
         last = self.deployments(account_id, uuid, limit=1)
         return last[0].id + 1 if last else 1
+
+    @staticmethod
+    def deployment_op(dep: Deployment, *, create: bool = False) -> Put:
+        """The write of ``dep``, for a transaction with the function's."""
+        return Put("deployment", _fn_pk(dep.account_id, dep.function_uuid), _seq(dep.id), dep.to_dict(),
+                   MUST_NOT_EXIST if create else None)
 
     def put_deployment(self, dep: Deployment, *, create: bool = False) -> None:
         try:
