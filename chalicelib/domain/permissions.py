@@ -43,6 +43,9 @@ ALLOWED: Mapping[tuple[str, Action], frozenset[Role]] = {
     ("logs", Action.READ): frozenset({A, D, I}),
     ("logs", Action.CREATE): frozenset({D}),
     ("reporting", Action.READ): frozenset({A, D, I}),
+    # fngate's own: background jobs (deploys, ...) of the account, and the retry of a dead-lettered one
+    ("job", Action.READ): frozenset({A, D}),
+    ("job", Action.WRITE): frozenset({A, D}),
 }
 
 INVOKE_SCOPE = "faas.lambda.invoke"

@@ -53,6 +53,10 @@ class JobRunner:
     # -- the three ways -------------------------------------------------------------------------------------------
     def start(self) -> JobRunner:
         """Drain in the background from now on (and take over jobs whose runner was killed)."""
+        pending = self._quietly(self.queue.pending) or []
+        if pending:
+            log.info("job runner starting with %d pending jobs (%d left running by a runner that is gone or "
+                     "still busy)", len(pending), sum(j.state == "running" for j in pending))
         self._pools = {kind: ThreadPoolExecutor(h.concurrency, thread_name_prefix=f"job-{kind}")
                        for kind, h in self._handlers.items()}
         thread = threading.Thread(target=self._loop, name="jobs", daemon=True)

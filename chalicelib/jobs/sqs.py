@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -36,7 +37,8 @@ class SqsDispatcher:
     def notify(self, jobs: Sequence[Job]) -> None:
         now = self._clock.now()
         entries = [{"Id": str(i), "MessageBody": json.dumps({"job": job.id}),
-                    "DelaySeconds": int(min(MAX_DELAY_S, max(0.0, job.run_at - now)))} for i, job in enumerate(jobs)]
+                    "DelaySeconds": math.ceil(min(MAX_DELAY_S, max(0.0, job.run_at - now)))}
+                   for i, job in enumerate(jobs)]
         for start in range(0, len(entries), _BATCH):
             out = self._sqs.send_message_batch(QueueUrl=self._url, Entries=entries[start:start + _BATCH])
             if out.get("Failed"):  # the sweep announces them again within a minute or two

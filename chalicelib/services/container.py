@@ -26,6 +26,7 @@ from chalicelib.services.domains import DomainService
 from chalicelib.services.functions import FunctionService
 from chalicelib.services.identity import IdentityService, load_signer
 from chalicelib.services.invocations import InvocationService
+from chalicelib.services.jobs import JobService
 from chalicelib.services.limiter import AccountLimiter
 from chalicelib.services.provisioning import ProvisioningService
 from chalicelib.services.records import InvocationRecorder
@@ -54,6 +55,7 @@ class Services:
     recorder: InvocationRecorder
     jobs: JobQueue
     runner: JobRunner
+    job_admin: JobService
     egress: Any = None  # the local executor's EgressProxy, when this factory built one
 
     def start_background(self) -> None:
@@ -182,7 +184,7 @@ def build_services(settings: Settings, *, store: Store | None = None, keyring: K
     provisioning = ProvisioningService(store, identity, secrets, domains, settings.domain_map, settings.public_host)
     return Services(settings=settings, store=store, keyring=keyring, executor=executor, clock=clock,
                     identity=identity, functions=FunctionService(repo, clock, deployments.idle),
-                    deployments=deployments, jobs=jobs, runner=runner,
+                    deployments=deployments, jobs=jobs, runner=runner, job_admin=JobService(jobs),
                     invocations=InvocationService(repo, deployments, executor, recorder, clock, limiter),
                     secrets=secrets, domains=domains, provisioning=provisioning, recorder=recorder, egress=egress)
 
