@@ -27,3 +27,13 @@ class FrozenClock(Clock):
 
     def advance(self, seconds: float) -> None:
         self.t += seconds
+
+
+class OffsetClock(Clock):
+    """The real clock shifted by ``offset_s`` (FNGATE_CLOCK_OFFSET_S): lets an end-to-end test reach a due time."""
+
+    def __init__(self, offset_s: float) -> None:
+        self.offset_s = offset_s
+
+    def now(self) -> float:
+        return time.time() + self.offset_s

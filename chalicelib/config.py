@@ -30,6 +30,11 @@ ENV_LAMBDA_IMAGE_URI = "FNGATE_LAMBDA_IMAGE_URI"  # worker image (needed for Nod
 ENV_JOBS = "FNGATE_JOBS"  # background (a runner thread in `fngate serve`) | inline | sqs
 ENV_JOBS_QUEUE_URL = "FNGATE_JOBS_QUEUE_URL"  # the SQS queue that announces jobs (FNGATE_JOBS=sqs)
 ENV_RECORDS = "FNGATE_RECORDS"  # batched (written behind the answer) | sync (written before it: AWS Lambda)
+ENV_SCHEDULER = "FNGATE_SCHEDULER"  # local (a thread of `fngate serve`) | eventbridge (AWS) | off
+ENV_SCHEDULER_TARGET_ARN = "FNGATE_SCHEDULER_TARGET_ARN"  # eventbridge: the app's fire_schedules Lambda
+ENV_SCHEDULER_ROLE_ARN = "FNGATE_SCHEDULER_ROLE_ARN"  # eventbridge: the role EventBridge invokes it with
+ENV_SCHEDULER_GROUP = "FNGATE_SCHEDULER_GROUP"  # eventbridge: the schedule group
+ENV_CLOCK_OFFSET = "FNGATE_CLOCK_OFFSET_S"  # shifts this process's clock (tests reach a due time without waiting)
 ENV_AWS_REGION = "AWS_REGION"
 ENV_LAMBDA_NAME = "AWS_LAMBDA_FUNCTION_NAME"  # set by the Lambda runtime
 
@@ -63,6 +68,11 @@ class Settings:
     jobs: str = "background"  # how jobs are drained: background | inline (tests, the CLI's local mode) | sqs
     jobs_queue_url: str = ""
     records: str = "batched"  # invocation records: batched behind the answer | sync (before it; AWS Lambda)
+    scheduler: str = "local"  # what fires schedules: local | eventbridge | off
+    scheduler_target_arn: str = ""
+    scheduler_role_arn: str = ""
+    scheduler_group: str = "default"
+    clock_offset_s: float = 0.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -89,6 +99,11 @@ class Settings:
             "jobs_queue_url": env.get(ENV_JOBS_QUEUE_URL, ""),
             # a Lambda is frozen once it has answered: nothing may be left to write behind the answer
             "records": env.get(ENV_RECORDS, "sync" if env.get(ENV_LAMBDA_NAME) else "batched"),
+            "scheduler": env.get(ENV_SCHEDULER, "eventbridge" if env.get(ENV_SCHEDULER_TARGET_ARN) else "local"),
+            "scheduler_target_arn": env.get(ENV_SCHEDULER_TARGET_ARN, ""),
+            "scheduler_role_arn": env.get(ENV_SCHEDULER_ROLE_ARN, ""),
+            "scheduler_group": env.get(ENV_SCHEDULER_GROUP, "default"),
+            "clock_offset_s": float(env.get(ENV_CLOCK_OFFSET, "0")),
         }
         return replace(cls(**values), **overrides)
 

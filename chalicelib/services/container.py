@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chalicelib.clock import Clock
+from chalicelib.clock import Clock, OffsetClock
 from chalicelib.config import Settings
 from chalicelib.crypto.envelope import Keyring, KmsKeyring, LocalKeyring
 from chalicelib.jobs import JobQueue, JobRunner
@@ -31,6 +31,7 @@ from chalicelib.services.limiter import AccountLimiter
 from chalicelib.services.provisioning import ProvisioningService
 from chalicelib.services.records import InvocationRecorder
 from chalicelib.services.repository import FunctionRepository
+from chalicelib.services.schedules import ScheduleService
 from chalicelib.services.secrets import SecretService
 from chalicelib.services.toolbelt_host import ToolbeltHost
 from chalicelib.storage.base import Store
@@ -57,13 +58,20 @@ class Services:
     runner: JobRunner
     job_admin: JobService
     egress: Any = None  # the local executor's EgressProxy, when this factory built one
+    schedules: ScheduleService = None  # type: ignore[assignment]  # always set by build_services
+    scheduler: Any = None  # the LocalScheduler (FNGATE_SCHEDULER=local), started by start_background
 
     def start_background(self) -> None:
-        """What a long-running local gateway runs beside its requests: the job runner (``FNGATE_JOBS=background``)."""
+        """What a long-running local gateway runs beside its requests: the job runner (``FNGATE_JOBS=background``)
+        and the local scheduler."""
         if self.settings.jobs == "background":
             self.runner.start()
+            if self.scheduler is not None:
+                self.scheduler.start()
 
     def close(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.stop()
         self.runner.stop()
         self.executor.close()
         if self.egress is not None:
@@ -160,7 +168,7 @@ def build_executor(settings: Settings, rpc_handler: Any = None, egress: Any = No
 def build_services(settings: Settings, *, store: Store | None = None, keyring: Keyring | None = None,
                    executor: Executor | None = None, clock: Clock | None = None) -> Services:
     """Everything a gateway process needs; pass parts in to replace them (tests, benchmarks)."""
-    clock = clock or Clock()
+    clock = clock or (OffsetClock(settings.clock_offset_s) if settings.clock_offset_s else Clock())
     store = store or build_store(settings)
     keyring = keyring or build_keyring(settings)
     secrets, domains = SecretService(store, keyring, clock), DomainService(store, clock)
@@ -182,11 +190,36 @@ def build_services(settings: Settings, *, store: Store | None = None, keyring: K
     limiter = AccountLimiter(settings.account_rate_per_s, settings.account_rate_per_s,
                              settings.account_concurrency)
     provisioning = ProvisioningService(store, identity, secrets, domains, settings.domain_map, settings.public_host)
+    invocations = InvocationService(repo, deployments, executor, recorder, clock, limiter)
+    functions = FunctionService(repo, clock, deployments.idle)
+    schedules, scheduler = build_schedules(settings, store, repo, invocations, jobs, clock)
+    runner.register(*schedules.handlers())
+    deployments.on_undeploy.append(schedules.forget_function)
+    functions.on_delete.append(schedules.forget_function)
     return Services(settings=settings, store=store, keyring=keyring, executor=executor, clock=clock,
-                    identity=identity, functions=FunctionService(repo, clock, deployments.idle),
-                    deployments=deployments, jobs=jobs, runner=runner, job_admin=JobService(jobs),
-                    invocations=InvocationService(repo, deployments, executor, recorder, clock, limiter),
-                    secrets=secrets, domains=domains, provisioning=provisioning, recorder=recorder, egress=egress)
+                    identity=identity, functions=functions, deployments=deployments, jobs=jobs, runner=runner,
+                    job_admin=JobService(jobs), invocations=invocations, secrets=secrets, domains=domains,
+                    provisioning=provisioning, recorder=recorder, egress=egress, schedules=schedules,
+                    scheduler=scheduler)
+
+
+def build_schedules(settings: Settings, store: Store, repo: FunctionRepository, invocations: InvocationService,
+                    jobs: JobQueue, clock: Clock) -> tuple[ScheduleService, Any]:
+    """The schedule service and what fires it: a LocalScheduler thread, or EventBridge kept in sync (AWS)."""
+    sync = None
+    if settings.scheduler == "eventbridge":
+        from chalicelib.scheduler.eventbridge import EventBridgeSync
+
+        sync = EventBridgeSync(settings.scheduler_target_arn, settings.scheduler_role_arn, settings.scheduler_group,
+                               region_name=settings.region or None)
+    schedules = ScheduleService(store, repo, invocations, jobs, clock, sync=sync)
+    if settings.scheduler != "local":
+        return schedules, None
+    from chalicelib.scheduler.local import LocalScheduler
+
+    scheduler = LocalScheduler(schedules.fire_due, clock)
+    schedules.on_change.append(scheduler.wake)
+    return schedules, scheduler
 
 
 _current: Services | None = None

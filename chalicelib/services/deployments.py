@@ -59,6 +59,7 @@ def _group(account_id: str, uuid: str) -> str:
 class DeploymentService:
     def __init__(self, repo: FunctionRepository, executor: Executor, clock: Clock, jobs: JobQueue) -> None:
         self._repo, self._executor, self._clock, self._jobs = repo, executor, clock, jobs
+        self.on_undeploy: list[Callable[[str, str], None]] = []  # (account, uuid): run by the job, idempotent
 
     def handlers(self) -> list[Handler]:
         """The job kinds this service owns, for the runner."""
@@ -187,6 +188,8 @@ class DeploymentService:
         if pending is None:
             return
         _, dep = pending
+        for hook in self.on_undeploy:  # e.g. its schedules go; before the state changes, so a failure retries it
+            hook(dep.account_id, dep.function_uuid)
         self._executor.undeploy(dep.account_id, dep.function_uuid)
         now = self._clock.iso()
         gone = replace(dep, state="undeployed", updated_at=now, undeployed_at=now)

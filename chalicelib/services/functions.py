@@ -63,6 +63,7 @@ class FunctionService:
         """``idle``: the deployment service's check that no deployment is in progress (and settles a lost one)."""
         self._repo, self._clock = repo, clock
         self._idle = idle or (lambda fn, version: (fn, version))
+        self.on_delete: list[Callable[[str, str], None]] = []  # (account, uuid), after the function is gone
 
     # -- reading ------------------------------------------------------------------------------------------------
     def get(self, who: Principal, uuid: str) -> Function:
@@ -152,6 +153,8 @@ class FunctionService:
             raise Conflict(detail="Undeploy the function before deleting it")
         next_state(fn.state, Transition.DELETE, live=fn.live)
         self._repo.delete(fn, record_version)
+        for hook in self.on_delete:
+            hook(fn.account_id, fn.uuid)
 
     # -- helpers ------------------------------------------------------------------------------------------------
     def _check_account_limits(self, account_id: str, event_id: str | None) -> None:
