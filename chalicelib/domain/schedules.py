@@ -180,6 +180,10 @@ def parse_cron(expression: Any, field_name: str = "cronExpression") -> Cron:
         raise invalid(field_name, "restrict day-of-month or day-of-week, not both (give * for one of them)")
     if not croniter.is_valid(" ".join(parts)):
         raise invalid(field_name, "not a valid cron expression")
+    try:  # 30 2 ... (February 30th) is well-formed but never fires
+        croniter(" ".join(parts), datetime(2024, 1, 1), max_years_between_matches=8).get_next(datetime)
+    except Exception:
+        raise invalid(field_name, "never matches a date") from None
     return Cron(parts)
 
 
