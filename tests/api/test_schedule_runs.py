@@ -72,7 +72,7 @@ def test_two_schedulers_on_one_store_run_each_slot_exactly_once(make_services, c
         # WHEN both claim due slots at the same moment, several times over
         barrier = threading.Barrier(4)
 
-        def claim(svc: Services) -> None:
+        def claim(svc: Services, barrier: threading.Barrier = barrier) -> None:
             barrier.wait()
             for _ in range(3):
                 svc.schedules.fire_due()
@@ -144,7 +144,7 @@ def test_a_run_whose_gateway_died_mid_run_is_recorded_lost_not_run_twice(make_se
     sid = schedule(svc, deployed(svc))
     to_next_slot(svc, clock, sid)
     svc.schedules.fire_due()
-    (job,) = [j for j in svc.jobs.pending() if j.kind == "schedule-run"]
+    assert [j.kind for j in svc.jobs.pending()] == ["schedule-run"]
     run = svc.schedules.runs(DEV, sid)[0]
     # the gateway marked it RUNNING, invoked, and died before recording the outcome
     from dataclasses import replace
