@@ -1,0 +1,45 @@
+"""A real `fngate serve` fires a schedule: the gateway's clock is shifted (FNGATE_CLOCK_OFFSET_S) so that a minute
+boundary comes a few seconds after start, and the test watches the run history through the API."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.e2e.conftest import ACCOUNT, Gateway, start_gateway, stop_gateway
+
+pytestmark = pytest.mark.slow
+LEAD_S = 6.0  # the gateway's clock reaches a minute boundary this long after it starts
+PY = "def lambda_handler(input, callback):\n    callback(None, {'got': input['payload']})\n"
+
+
+@pytest.fixture(scope="module")
+def shifted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    now = time.time()
+    offset = (60 - now % 60) - LEAD_S  # gateway time = real time + offset: boundary at now + LEAD_S
+    gw = start_gateway(tmp_path_factory.mktemp("sched"), extra_env={"FNGATE_CLOCK_OFFSET_S": f"{offset:.3f}"})
+    yield gw
+    stop_gateway(gw)
+
+
+def test_a_schedule_fires_on_a_real_gateway(shifted: Gateway):
+    token = shifted.creds["developerToken"]
+    uuid = shifted.deploy("sched-py", PY, runtime="python3.11")
+    base = f"/api/account/{ACCOUNT}/schedules"
+    status, created, _ = shifted.request("POST", base, token=token, body={
+        "functionUuid": uuid, "cronExpression": "* * * * *", "invocationBody": {"payload": {"n": 7}}})
+    assert status == 201, created
+    deadline = time.time() + 75  # the boundary comes in seconds; a whole minute more if it passed meanwhile
+    runs: list = []
+    while time.time() < deadline:
+        _, runs, _ = shifted.request("GET", f"{base}/{created['id']}/runs", token=token)
+        if runs and runs[0]["status"] not in ("QUEUED", "RUNNING"):
+            break
+        time.sleep(0.2)
+    assert runs and runs[0]["status"] == "SUCCEEDED" and runs[0]["trigger"] == "schedule", runs
+    assert runs[0]["dueAt"] == created["nextExecution"]
+    _, got, _ = shifted.request("GET", f"{base}/{created['id']}", token=token)
+    assert got["lastExecution"] and got["didLastExecutionFail"] is False
+    assert got["nextExecution"] > created["nextExecution"]
