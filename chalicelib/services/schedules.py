@@ -45,6 +45,7 @@ RUN_JOB, SYNC_JOB = "schedule-run", "schedule-sync"
 CATCH_UP_GRACE_S = 60.0
 EARLY_S = 5.0  # an EventBridge delivery up to this early claims the slot (clock skew)
 _RETRIES = 5
+_NOTIFY_EVERY = 10
 _UNSET: Any = object()
 
 
@@ -290,9 +291,16 @@ class ScheduleService:
         end = _after_ms(now)
         while True:
             entries = self._store.query(Query(DUE_KIND, DUE_PK, end=end, limit=batch))
-            jobs = [job for e in entries if (job := self._try_claim(e))]
-            if jobs:
-                self._jobs.notify(jobs)
+            claimed: list[Job] = []
+            for entry in entries:
+                job = self._try_claim(entry)
+                if job is not None:
+                    claimed.append(job)
+                if len(claimed) >= _NOTIFY_EVERY:  # runs start while the rest are being claimed
+                    self._jobs.notify(claimed)
+                    claimed = []
+            if claimed:
+                self._jobs.notify(claimed)
             if len(entries) < batch:
                 break
         upcoming = self._store.query(Query(DUE_KIND, DUE_PK, start=end, limit=1))
