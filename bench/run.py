@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import fleet, jobs, wrk
+from bench import fleet, jobs, schedules, wrk
 from bench.floor import _wait_port, chalice_local, floor_route
 from bench.loadgen import Spec, run
 
@@ -321,6 +321,7 @@ def main() -> None:
                  "–"))
     rows += isolation
     rows += jobs.rows()
+    rows += schedules.rows()
     write(rows, floor, local, has_wrk, time.perf_counter() - started)
     shutil.rmtree(work, ignore_errors=True)
 
