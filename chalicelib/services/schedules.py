@@ -288,9 +288,9 @@ class ScheduleService:
         """Claims every slot due by ``now`` (the local scheduler's tick, the sweep on AWS); the next slot's time
         after them, or None when no schedule is active."""
         now = self._clock.now() if now is None else now
-        end = _after_ms(now)
+        end, start = _after_ms(now), None
         while True:
-            entries = self._store.query(Query(DUE_KIND, DUE_PK, end=end, limit=batch))
+            entries = self._store.query(Query(DUE_KIND, DUE_PK, start=start, end=end, limit=batch))
             claimed: list[Job] = []
             for entry in entries:
                 job = self._try_claim(entry)
@@ -303,6 +303,7 @@ class ScheduleService:
                 self._jobs.notify(claimed)
             if len(entries) < batch:
                 break
+            start = entries[-1].sk + " "  # past this batch (no key extends another), whatever became of it
         upcoming = self._store.query(Query(DUE_KIND, DUE_PK, start=end, limit=1))
         return float(upcoming[0].data["due"]) if upcoming else None
 

@@ -220,3 +220,14 @@ def test_a_schedule_in_a_zone_gets_slots_in_that_zone(make_services, clock):
     sid = schedule(svc, deployed(svc), cron="30 2 * * *", time_zone="Europe/Berlin")
     got = svc.schedules.get(DEV, sid)
     assert got.next_due == next_due("30 2 * * *", "Europe/Berlin", clock.t)
+
+
+def test_due_slots_are_claimed_in_batches_past_ones_that_cannot_be_claimed(make_services, clock):
+    svc = make_services()
+    uuid = deployed(svc)
+    sids = [schedule(svc, uuid) for _ in range(5)]
+    broken = svc.store.get("schedule", ACCOUNT, sids[0])
+    svc.store.put("schedule", ACCOUNT, sids[0], {**broken.data, "cron": "not a cron"})  # its claim raises
+    to_next_slot(svc, clock, sids[1])
+    svc.schedules.fire_due(batch=2)
+    assert [len(statuses(svc, sid)) for sid in sids] == [0, 1, 1, 1, 1]
