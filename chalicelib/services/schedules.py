@@ -279,9 +279,9 @@ class ScheduleService:
     def _run_op(schedule: Schedule, run: Run, sk: str, expected: int | None = ANY_VERSION) -> Put:
         return Put(RUN_KIND, _run_pk(schedule.account_id, schedule.id), sk, run.to_dict(), expected)
 
-    def _run_job(self, schedule: Schedule, run_sk: str) -> Job:
+    def _run_job(self, schedule: Schedule, run_sk: str, delay_s: float = 0.0) -> Job:
         return self._jobs.create(RUN_JOB, {"account_id": schedule.account_id, "id": schedule.id, "run": run_sk},
-                                 account_id=schedule.account_id, max_attempts=2)
+                                 account_id=schedule.account_id, max_attempts=2, delay_s=delay_s)
 
     # -- claiming due slots ----------------------------------------------------------------------------------------
     def fire_due(self, now: float | None = None, batch: int = 200) -> float | None:
@@ -338,7 +338,8 @@ class ScheduleService:
             self._drop_stale(key, key_version)
             return None
         assert record is not None
-        now = max(self._clock.now(), due)
+        real_now = self._clock.now()
+        now = max(real_now, due)  # an EventBridge delivery may come a little early
         run_due, trigger, missed = due, "schedule", []
         if now - due > CATCH_UP_GRACE_S:
             slots = [due, *rules.slots_between(schedule.cron, schedule.time_zone, due, now,
@@ -355,7 +356,7 @@ class ScheduleService:
             ops.append(self._run_op(schedule, Run(schedule.id, run_due, RunStatus.SKIPPED, trigger=trigger,
                                                   error_message="the previous run was still going"), _ms(run_due)))
         else:
-            job = self._run_job(schedule, _ms(run_due))
+            job = self._run_job(schedule, _ms(run_due), delay_s=max(0.0, run_due - real_now))
             moved = replace(moved, running_job=job.id)
             ops += [self._run_op(schedule, Run(schedule.id, run_due, trigger=trigger, job_id=job.id), _ms(run_due)),
                     self._jobs.put_op(job)]
