@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import time
 import uuid as uuidlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -30,17 +29,18 @@ from typing import Any
 
 from chalicelib.clock import Clock
 from chalicelib.domain import schedules as rules
-from chalicelib.domain.errors import FngateError, FunctionFailed, LimitReached, NotFound, VersionConflict
-from chalicelib.domain.permissions import INVOKE_SCOPE, Action, Principal, require
+from chalicelib.domain.errors import LimitReached, NotFound, VersionConflict
+from chalicelib.domain.permissions import Action, Principal, require
 from chalicelib.domain.schedules import Run, RunStatus, Schedule, invalid
 from chalicelib.domain.states import is_invocable
 from chalicelib.jobs import Handler, Job, JobQueue
-from chalicelib.services.invocations import Call, InvocationService
+from chalicelib.services.invocations import InvocationService
 from chalicelib.services.repository import FunctionRepository
+from chalicelib.services.schedule_runs import KIND, RUN_KIND, ScheduleRuns, run_pk, run_sk
 from chalicelib.storage.base import ANY_VERSION, MUST_NOT_EXIST, Delete, Put, Query, Record, Store
 
 log = logging.getLogger(__name__)
-KIND, DUE_KIND, RUN_KIND, DUE_PK = "schedule", "schedule-due", "schedule-run", "due"
+DUE_KIND, DUE_PK = "schedule-due", "due"
 RUN_JOB, SYNC_JOB = "schedule-run", "schedule-sync"
 CATCH_UP_GRACE_S = 60.0
 EARLY_S = 5.0  # an EventBridge delivery up to this early claims the slot (clock skew)
@@ -70,21 +70,13 @@ class ScheduleChanges:
         return getattr(self, name) is not _UNSET
 
 
-def _ms(at: float) -> str:
-    return f"{round(at * 1000):013d}"
-
-
-def _after_ms(at: float) -> str:
+def _after_key(at: float) -> str:
     """The smallest key above every due key of a slot at or before ``at``."""
     return f"{int(at * 1000) + 1:013d}"
 
 
 def _due_key(due: float, account_id: str, schedule_id: str) -> str:
-    return f"{_ms(due)}#{account_id}#{schedule_id}"
-
-
-def _run_pk(account_id: str, schedule_id: str) -> str:
-    return f"{account_id}#{schedule_id}"
+    return f"{run_sk(due)}#{account_id}#{schedule_id}"
 
 
 def _headers(value: Any) -> dict[str, str]:
@@ -103,11 +95,12 @@ class ScheduleService:
     def __init__(self, store: Store, repo: FunctionRepository, invocations: InvocationService, jobs: JobQueue,
                  clock: Clock, sync: Any = None) -> None:
         self._store, self._repo, self._invocations, self._jobs, self._clock = store, repo, invocations, jobs, clock
+        self._runs = ScheduleRuns(store, invocations, clock)
         self._sync = sync  # EventBridgeSync on AWS: each change is mirrored by a schedule-sync job
         self.on_change: list[Callable[[], None]] = []  # the local scheduler's wake-up
 
     def handlers(self) -> list[Handler]:
-        out = [Handler(RUN_JOB, self._run, self._run_gave_up, max_attempts=2, concurrency=64)]
+        out = [Handler(RUN_JOB, self._runs.run, self._runs.gave_up, max_attempts=2, concurrency=64)]
         if self._sync is not None:
             out.append(Handler(SYNC_JOB, self._run_sync, max_attempts=10, concurrency=4))
         return out
@@ -126,7 +119,7 @@ class ScheduleService:
         """The last RUNS_KEPT runs, newest first."""
         require(who, "schedule", Action.READ)
         self._get(who.account_id, schedule_id)
-        records = self._store.query(Query(RUN_KIND, _run_pk(who.account_id, schedule_id), reverse=True,
+        records = self._store.query(Query(RUN_KIND, run_pk(who.account_id, schedule_id), reverse=True,
                                           limit=rules.RUNS_KEPT))
         return [Run.from_dict(r.data) for r in records]
 
@@ -182,9 +175,9 @@ class ScheduleService:
         require(who, "schedule", Action.WRITE)
         schedule, _ = self._get(who.account_id, schedule_id)
         now = self._clock.now()
-        job = self._run_job(schedule, _ms(now) + "m")
+        job = self._run_job(schedule, run_sk(now) + "m")
         run = Run(schedule_id=schedule.id, due=now, trigger="manual", job_id=job.id)
-        self._store.transact([self._run_op(schedule, run, _ms(now) + "m", MUST_NOT_EXIST), self._jobs.put_op(job)])
+        self._store.transact([self._run_op(schedule, run, run_sk(now) + "m", MUST_NOT_EXIST), self._jobs.put_op(job)])
         self._jobs.notify([job])
         return run
 
@@ -248,7 +241,7 @@ class ScheduleService:
         if old.next_due is not None:
             ops.append(Delete(DUE_KIND, DUE_PK, _due_key(old.next_due, old.account_id, old.id)))
         self._write(ops, old)
-        pk = _run_pk(old.account_id, old.id)
+        pk = run_pk(old.account_id, old.id)
         for record in self._store.query(Query(RUN_KIND, pk, keys_only=True)):
             self._store.delete(RUN_KIND, pk, record.sk)
 
@@ -277,7 +270,7 @@ class ScheduleService:
 
     @staticmethod
     def _run_op(schedule: Schedule, run: Run, sk: str, expected: int | None = ANY_VERSION) -> Put:
-        return Put(RUN_KIND, _run_pk(schedule.account_id, schedule.id), sk, run.to_dict(), expected)
+        return Put(RUN_KIND, run_pk(schedule.account_id, schedule.id), sk, run.to_dict(), expected)
 
     def _run_job(self, schedule: Schedule, run_sk: str, delay_s: float = 0.0) -> Job:
         return self._jobs.create(RUN_JOB, {"account_id": schedule.account_id, "id": schedule.id, "run": run_sk},
@@ -288,7 +281,7 @@ class ScheduleService:
         """Claims every slot due by ``now`` (the local scheduler's tick, the sweep on AWS); the next slot's time
         after them, or None when no schedule is active."""
         now = self._clock.now() if now is None else now
-        end, start = _after_ms(now), None
+        end, start = _after_key(now), None
         while True:
             entries = self._store.query(Query(DUE_KIND, DUE_PK, start=start, end=end, limit=batch))
             claimed: list[Job] = []
@@ -350,15 +343,15 @@ class ScheduleService:
         if missed:
             ops.append(self._run_op(schedule, Run(schedule.id, missed[0], RunStatus.MISSED, missed=len(missed),
                                                   error_message=f"{len(missed)} slot(s) up to {rules.iso(missed[-1])} "
-                                                                f"passed while no scheduler ran"), _ms(missed[0])))
+                                                                f"passed while no scheduler ran"), run_sk(missed[0])))
         job = None
         if self._busy(schedule):
             ops.append(self._run_op(schedule, Run(schedule.id, run_due, RunStatus.SKIPPED, trigger=trigger,
-                                                  error_message="the previous run was still going"), _ms(run_due)))
+                                                  error_message="the previous run was still going"), run_sk(run_due)))
         else:
-            job = self._run_job(schedule, _ms(run_due), delay_s=max(0.0, run_due - real_now))
+            job = self._run_job(schedule, run_sk(run_due), delay_s=max(0.0, run_due - real_now))
             moved = replace(moved, running_job=job.id)
-            ops += [self._run_op(schedule, Run(schedule.id, run_due, trigger=trigger, job_id=job.id), _ms(run_due)),
+            ops += [self._run_op(schedule, Run(schedule.id, run_due, trigger=trigger, job_id=job.id), run_sk(run_due)),
                     self._jobs.put_op(job)]
         ops.insert(0, Put(KIND, account_id, schedule_id, moved.to_dict(), record.version))
         try:
@@ -374,85 +367,12 @@ class ScheduleService:
         return job is not None and job.state != "dead"
 
     def _drop_stale(self, key: str, version: int | None) -> None:
-        if version is None:
+        """An index entry whose schedule has moved on: usually another claimer took it (and its entry) a moment
+        ago, so a read comes first; a write only for an entry really left behind."""
+        if version is None or self._store.get(DUE_KIND, DUE_PK, key) is None:
             return
         with contextlib.suppress(VersionConflict):  # claimed or moved meanwhile
             self._store.delete(DUE_KIND, DUE_PK, key, expected_version=version)
-
-    # -- running a claimed slot --------------------------------------------------------------------------------------
-    def _run(self, job: Job) -> None:
-        p = job.payload
-        pk = _run_pk(p["account_id"], p["id"])
-        record = self._store.get(RUN_KIND, pk, p["run"])
-        if record is None:
-            return  # the schedule was deleted with its history
-        run = Run.from_dict(record.data)
-        if run.status == RunStatus.RUNNING:  # an earlier attempt started it and its gateway vanished
-            self._finish(p["account_id"], run, p["run"], job.id, replace(
-                run, status=RunStatus.LOST, error_message="the gateway stopped while the run was going"))
-            return
-        if run.status != RunStatus.QUEUED:
-            return
-        schedule_record = self._store.get(KIND, p["account_id"], p["id"])
-        if schedule_record is None:
-            return
-        schedule = Schedule.from_dict(schedule_record.data)
-        started = replace(run, status=RunStatus.RUNNING, started=self._clock.now(), request_id=str(uuidlib.uuid4()))
-        try:
-            self._store.put(RUN_KIND, pk, p["run"], started.to_dict(), expected_version=record.version)
-        except VersionConflict:
-            return  # another runner has it
-        self._finish(p["account_id"], run, p["run"], job.id, self._invoke(schedule, started))
-
-    def _invoke(self, schedule: Schedule, run: Run) -> Run:
-        who = Principal(schedule.account_id, f"schedule:{schedule.id}", "app", scopes=frozenset({INVOKE_SCOPE}))
-        began = time.perf_counter()
-        status, err = RunStatus.SUCCEEDED, None
-        try:
-            self._invocations.invoke(who, schedule.function_uuid, Call(body=schedule.function_input(),
-                                                                       source="scheduler", request_id=run.request_id))
-        except FngateError as exc:
-            status, err = (RunStatus.CODING_FAILURE if isinstance(exc, FunctionFailed)
-                           else RunStatus.PLATFORM_FAILURE), exc
-        except Exception as exc:  # a platform failure the executor did not translate
-            log.exception("schedule %s: the run failed", schedule.id)
-            status, err = RunStatus.PLATFORM_FAILURE, FngateError(f"{type(exc).__name__}: {exc}")
-        return replace(run, status=status, duration_ms=round((time.perf_counter() - began) * 1000, 3),
-                       error_code=err.v1_code if err else "", error_v2_code=err.v2_code if err else "",
-                       error_message=err.message if err else "")
-
-    def _finish(self, account_id: str, run: Run, sk: str, job_id: str, done: Run) -> None:
-        pk = _run_pk(account_id, run.schedule_id)
-        self._store.put(RUN_KIND, pk, sk, done.to_dict())
-        failed = done.status in rules.FAILED
-        self._update(account_id, run.schedule_id, lambda s: replace(
-            s, last_execution=self._clock.iso(done.started or self._clock.now()), did_last_execution_fail=failed,
-            running_job="" if s.running_job == job_id else s.running_job))
-        for old in self._store.query(Query(RUN_KIND, pk, reverse=True, keys_only=True))[rules.RUNS_KEPT:]:
-            self._store.delete(RUN_KIND, pk, old.sk)
-
-    def _run_gave_up(self, job: Job, error: str) -> None:
-        p = job.payload
-        record = self._store.get(RUN_KIND, _run_pk(p["account_id"], p["id"]), p["run"])
-        if record is not None:
-            run = Run.from_dict(record.data)
-            if run.status in (RunStatus.QUEUED, RunStatus.RUNNING):
-                self._finish(p["account_id"], run, p["run"], job.id, replace(
-                    run, status=RunStatus.PLATFORM_FAILURE, error_message=error[:500]))
-
-    def _update(self, account_id: str, schedule_id: str, change: Callable[[Schedule], Schedule]) -> None:
-        """Read-modify-write of the schedule record alone (its slot and index stay): retried on conflicts."""
-        for _ in range(_RETRIES):
-            record = self._store.get(KIND, account_id, schedule_id)
-            if record is None:
-                return
-            try:
-                self._store.put(KIND, account_id, schedule_id, change(Schedule.from_dict(record.data)).to_dict(),
-                                expected_version=record.version)
-                return
-            except VersionConflict:
-                continue
-        raise VersionConflict(what=f"Schedule {schedule_id}")
 
     # -- AWS --------------------------------------------------------------------------------------------------------
     def _run_sync(self, job: Job) -> None:

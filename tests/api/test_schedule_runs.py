@@ -149,8 +149,8 @@ def test_a_run_whose_gateway_died_mid_run_is_recorded_lost_not_run_twice(make_se
     # the gateway marked it RUNNING, invoked, and died before recording the outcome
     from dataclasses import replace
 
-    from chalicelib.services.schedules import RUN_KIND, _ms, _run_pk
-    svc.store.put(RUN_KIND, _run_pk(ACCOUNT, sid), _ms(run.due), replace(run, status="RUNNING").to_dict())
+    from chalicelib.services.schedule_runs import RUN_KIND, run_pk, run_sk
+    svc.store.put(RUN_KIND, run_pk(ACCOUNT, sid), run_sk(run.due), replace(run, status="RUNNING").to_dict())
     svc.runner.drain()
     assert statuses(svc, sid) == [("LOST", "schedule")]
     assert svc.executor.invocations == [] and svc.schedules.get(DEV, sid).did_last_execution_fail is True
