@@ -1,4 +1,4 @@
-"""Cron schedules: their management, the claim of each due slot, and the run of each claimed slot.
+"""Cron schedules: their management and the claim of each due slot (the run itself: services/schedule_runs.py).
 
 Record layout (kind / pk / sk):
   schedule      / account        / id                         the Schedule
@@ -9,8 +9,8 @@ A slot runs exactly once because it is claimed by one conditional transaction: t
 moves on to its next slot, the index entry moves with it, and the run's history record and its job are written —
 all or nothing. Any number of claimers (the scheduler thread of every gateway process on one data dir, the
 EventBridge target and the minute sweep on AWS) may race for a slot; the losers see VersionConflict. The run itself
-is a ``schedule-run`` job, so it survives a crash between claim and run; a run whose job was taken over after its
-gateway died mid-run is recorded LOST rather than run again.
+is a ``schedule-run`` job, so it survives a crash between claim and run. On AWS each change also commits a
+``schedule-sync`` job that makes EventBridge match the store (scheduler/eventbridge.py).
 
 Catch-up policy: a slot claimed more than CATCH_UP_GRACE_S after its time was missed (no scheduler ran). Of the
 slots missed in a row, the latest runs once at once (trigger ``catch-up``) and the earlier ones are recorded as one
