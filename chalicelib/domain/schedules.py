@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import zoneinfo
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import lru_cache
@@ -79,6 +80,9 @@ class Schedule(Document):
     did_last_execution_fail: bool = False
     running_job: str = ""  # the job of the run in progress (queued or running), "" when none
 
+    def to_dict(self) -> dict[str, Any]:
+        return _shallow(self)  # plain JSON values only: no deep copy (asdict's) on every claim
+
     def function_input(self) -> dict[str, Any]:
         """The function's ``{headers, payload}``: invocationBody headers as the [{key, value}] list functions get."""
         return {"headers": [{"key": k, "value": v} for k, v in self.headers.items()],
@@ -101,6 +105,13 @@ class Run(Document):
     trigger: str = "schedule"  # schedule | catch-up | manual
     missed: int = 0  # MISSED: slots missed in a row, this one included
     job_id: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return _shallow(self)
+
+
+def _shallow(doc: Any) -> dict[str, Any]:
+    return {f.name: getattr(doc, f.name) for f in fields(doc)}
 
 
 # -- cron ----------------------------------------------------------------------------------------------------------
@@ -217,11 +228,19 @@ def _exists(wall: datetime, tz: zoneinfo.ZoneInfo) -> bool:
     return local.astimezone(UTC).astimezone(tz).replace(tzinfo=None) == wall
 
 
+@lru_cache(maxsize=4096)
+def _iterator(cron: str, thread: int) -> croniter:
+    """A parsed expression, reused (parsing costs more than finding the next slot); one per thread, as it is
+    stateful."""
+    return croniter(cron, datetime(2000, 1, 1), ret_type=datetime)
+
+
 def next_due(cron: str, time_zone: str, after: float) -> float:
     """The first slot strictly after ``after`` (epoch s), as EventBridge Scheduler runs it (see the module doc)."""
     tz = zone(time_zone)
     wall = datetime.fromtimestamp(after, tz).replace(tzinfo=None)
-    it = croniter(cron, wall, ret_type=datetime)
+    it = _iterator(cron, threading.get_ident())
+    it.set_current(wall)
     for _ in range(100_000):  # a repeated hour of minutely slots is ~60 steps; a skipped one a few
         candidate: datetime = it.get_next(datetime)
         if not _exists(candidate, tz):
