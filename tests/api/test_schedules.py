@@ -221,3 +221,13 @@ def test_both_dialects_are_in_openapi(api):
     assert "functionUuid" in create["requestBody"]["description"]
     assert {"get", "put", "delete"} <= set(paths["/api/account/{account_id}/schedules/{schedule_id}"])
     assert "/api/account/{account_id}/schedules/{schedule_id}/runs" in paths
+
+
+def test_putting_back_what_get_answered_changes_nothing_in_either_dialect(api):
+    created = body(v2_create(api, deployed(api), timeZone="Europe/Berlin", description="d",
+                             invocationBody={"headers": {"a": "b"}, "payload": [1, 2]}))
+    path = f"{BASE}/schedules/{created['id']}"
+    assert body(api.dev("PUT", path, created)) == created
+    v1 = body(api.dev("GET", path + "?v=1"))
+    assert body(api.dev("PUT", path + "?v=1", {"timestamp": 0, **v1})) == v1
+    assert body(api.dev("GET", path)) == created
