@@ -173,7 +173,7 @@ def build_services(settings: Settings, *, store: Store | None = None, keyring: K
         if egress is not None:
             egress.close()
         raise
-    repo = FunctionRepository(store)
+    repo = FunctionRepository(store, fresh=settings.store == "sqlite")
     identity = IdentityService(store, keyring, load_signer(store, keyring), clock)
     jobs, runner = build_jobs(settings, store, clock)
     deployments = DeploymentService(repo, executor, clock, jobs)
