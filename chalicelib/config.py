@@ -30,10 +30,18 @@ ENV_LAMBDA_IMAGE_URI = "FNGATE_LAMBDA_IMAGE_URI"  # worker image (needed for Nod
 ENV_JOBS = "FNGATE_JOBS"  # background (a runner thread in `fngate serve`) | inline | sqs
 ENV_JOBS_QUEUE_URL = "FNGATE_JOBS_QUEUE_URL"  # the SQS queue that announces jobs (FNGATE_JOBS=sqs)
 ENV_RECORDS = "FNGATE_RECORDS"  # batched (written behind the answer) | sync (written before it: AWS Lambda)
+ENV_DEPS_MAX_MB = "FNGATE_DEPS_MAX_MB"  # installed dependencies of one function, at most
+ENV_DEPS_BUILD_TIMEOUT = "FNGATE_DEPS_BUILD_TIMEOUT_S"
+ENV_DEPS_ALLOW = "FNGATE_DEPS_ALLOW"  # comma-separated package name globs a function may declare (empty: any)
+ENV_DEPS_DENY = "FNGATE_DEPS_DENY"  # globs refused anywhere in a resolved dependency tree
 ENV_AWS_REGION = "AWS_REGION"
 ENV_LAMBDA_NAME = "AWS_LAMBDA_FUNCTION_NAME"  # set by the Lambda runtime
 
 DEFAULT_DATA_DIR = ".fngate"
+
+
+def _globs(value: str | None) -> tuple[str, ...]:
+    return tuple(g.strip() for g in (value or "").split(",") if g.strip())
 
 
 def _flag(value: str | None) -> bool:
@@ -62,6 +70,10 @@ class Settings:
     self_address: str = ""  # addr:port this gateway listens on; the egress proxy dials it for public_host
     jobs: str = "background"  # how jobs are drained: background | inline (tests, the CLI's local mode) | sqs
     jobs_queue_url: str = ""
+    deps_max_mb: int = 250
+    deps_build_timeout_s: float = 120.0
+    deps_allow: tuple[str, ...] = ()
+    deps_deny: tuple[str, ...] = ()
     records: str = "batched"  # invocation records: batched behind the answer | sync (before it; AWS Lambda)
 
     @classmethod
@@ -87,6 +99,10 @@ class Settings:
             "account_concurrency": int(env.get(ENV_ACCOUNT_CONCURRENCY, "256")),
             "jobs": env.get(ENV_JOBS, "sqs" if env.get(ENV_JOBS_QUEUE_URL) else "background"),
             "jobs_queue_url": env.get(ENV_JOBS_QUEUE_URL, ""),
+            "deps_max_mb": int(env.get(ENV_DEPS_MAX_MB, "250")),
+            "deps_build_timeout_s": float(env.get(ENV_DEPS_BUILD_TIMEOUT, "120")),
+            "deps_allow": _globs(env.get(ENV_DEPS_ALLOW)),
+            "deps_deny": _globs(env.get(ENV_DEPS_DENY)),
             # a Lambda is frozen once it has answered: nothing may be left to write behind the answer
             "records": env.get(ENV_RECORDS, "sync" if env.get(ENV_LAMBDA_NAME) else "batched"),
         }
@@ -95,6 +111,10 @@ class Settings:
     @property
     def sqlite_path(self) -> Path:
         return self.data_dir / "fngate.db"
+
+    @property
+    def deps_dir(self) -> Path:
+        return self.data_dir / "deps"
 
     @property
     def key_dir(self) -> Path:

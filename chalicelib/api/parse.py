@@ -43,6 +43,10 @@ def v2_changes(body: dict[str, Any], allowed: set[str] | None = None) -> Functio
               if wire in body and (allowed is None or wire in allowed)}
     if "runtime" in fields:
         fields["runtime"] = _runtime_key(fields["runtime"])
+    if "customDependencies" in body and (allowed is None or "customDependencies" in allowed):
+        deps = body["customDependencies"]
+        require_type(deps, dict, "customDependencies")
+        fields["dependencies"] = [{"key": k, "value": v} for k, v in deps.items()]
     return FunctionChanges(**fields)
 
 

@@ -55,7 +55,8 @@ def v2_meta(fn: Function) -> dict[str, Any]:
 
 def v2_manifest(m: Manifest, fn: Function) -> dict[str, Any]:
     return {"id": m.id, "version": m.version, "runtime": m.runtime, "spec": m.spec, "code": m.code,
-            "customDependencies": {}, "environment": m.environment, "createdAt": m.created_at,
+            "customDependencies": {d["key"]: d["value"] for d in m.dependencies}, "environment": m.environment,
+            "createdAt": m.created_at,
             "createdBy": m.created_by, "updatedAt": m.created_at, "updatedBy": m.created_by}
 
 
@@ -77,6 +78,8 @@ def v2_deployment(dep: Deployment, fn: Function | None = None) -> dict[str, Any]
            "updatedBy": dep.created_by, "functionSize": fn.size if fn else "S", "cpu": "500m", "memory": 256}
     if dep.restored_from is not None:
         out["restoredFrom"] = dep.restored_from
+    if dep.build_key:
+        out["dependencyLock"] = dep.build_key  # ours: the installed lock it runs with (shared by equal locks)
     if dep.error_code:
         out["deploymentError"] = {"code": dep.error_code, "message": dep.error_message, "errorLogs": dep.error_logs}
     return out

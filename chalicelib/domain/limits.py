@@ -17,6 +17,7 @@ FUNCTIONS_PER_ACCOUNT = 50
 DEPLOYED_PER_ACCOUNT = 50
 INVOCATIONS_PER_MONTH = 150_000
 VERSIONS_KEPT = 10  # V2: manifests kept per function
+DEPENDENCIES_MAX = 50  # ours: declared packages per function (their own dependencies are not counted)
 DEPLOYMENTS_KEPT = 20  # issue 4: the last 20 deployments can be restored (LivePerson keeps 5)
 CONCURRENT_DEPLOYMENTS_PER_ACCOUNT = 3
 

@@ -76,6 +76,7 @@ class Deployment(Document):
     manifest: Manifest | None = None  # snapshot of what was deployed, so any deployment can be restored
     restored_from: int | None = None
     job_id: str = ""  # the job carrying it out while active; no such live job = lost, and failed on sight
+    build_key: str = ""  # the installed dependency lock it runs with ("" = no dependencies)
 
     @property
     def active(self) -> bool:

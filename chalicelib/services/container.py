@@ -149,12 +149,16 @@ def build_executor(settings: Settings, rpc_handler: Any = None, egress: Any = No
                               image_uri=settings.lambda_image_uri, timeout_s=int(settings.function_timeout_s),
                               csds_domain=settings.public_host)
     from chalicelib import toolbelt
+    from chalicelib.runtime.deps import BuildLimits
     from chalicelib.runtime.local.executor import LocalExecutor
 
     return LocalExecutor(timeout_s=settings.function_timeout_s, max_workers=settings.max_workers,
                          insecure_sandbox=settings.insecure_sandbox, rpc_handler=rpc_handler,
                          toolbelt_node_path=toolbelt.NODE_PATH, toolbelt_python_path=toolbelt.PYTHON_PATH,
-                         egress=egress)
+                         egress=egress, deps_root=str(settings.deps_dir),
+                         build_limits=BuildLimits(max_bytes=settings.deps_max_mb * 1024 * 1024,
+                                                  timeout_s=settings.deps_build_timeout_s, allow=settings.deps_allow,
+                                                  deny=settings.deps_deny))
 
 
 def build_services(settings: Settings, *, store: Store | None = None, keyring: Keyring | None = None,

@@ -35,6 +35,7 @@ from chalicelib.domain.errors import (
 from chalicelib.domain.limits import EXECUTION_TIMEOUT_S, LOG_CHARS_MAX, LOG_ENTRIES_MAX
 from chalicelib.domain.runtimes import find_runtime
 from chalicelib.runtime.base import Outcome, Target, outcome_from_result
+from chalicelib.runtime.deps import BuildLimits, DependencyBuilder
 from chalicelib.runtime.local import fsview, protocol
 from chalicelib.runtime.local.pool import Chores, Spares, WorkerPool
 from chalicelib.runtime.local.protocol import LineReader, LineWriter, WorkerGone, WorkerTimeout, encode
@@ -71,7 +72,8 @@ class LocalExecutor:
                  rpc_handler: RpcHandler | None = None, egress_socket: str | None = None,
                  csds_domain: str | None = None, spares: int = 1, node_binary: str | None = None,
                  toolbelt_node_path: str | None = None, toolbelt_python_path: str | None = None,
-                 egress: EgressProxy | None = None) -> None:
+                 egress: EgressProxy | None = None, deps_root: str | None = None,
+                 build_limits: BuildLimits | None = None) -> None:
         self._timeout, self._queue_timeout, self._load_timeout = timeout_s, queue_timeout_s, load_timeout_s
         self._rpc_handler, self._csds = rpc_handler, csds_domain
         # egress: the proxy issues each loaded worker its token; egress_socket alone only passes the path on
@@ -89,13 +91,18 @@ class LocalExecutor:
         self._stage(HERE.parent / "egress_relay.js", runtime_dir)  # worker_node.js requires it from its own dir
         atexit.register(shutil.rmtree, self._work_root, True)
         policy = policy or SandboxPolicy()
+        # installed dependency locks, content-addressed; mounted read-only into every view (workers can reach a
+        # lock's dir by its key, not list the others)
+        self._builder = DependencyBuilder(deps_root or os.path.join(self._work_root, "deps"), build_limits)
         view = fsview.plan(python_prefix=sys.base_prefix, node_binary=self._node, runtime_dir=runtime_dir,
                            toolbelt_node=toolbelt_node_path, toolbelt_python=toolbelt_python_path,
-                           egress_socket=self._egress) if policy.isolate_filesystem else None
+                           egress_socket=self._egress, deps_root=str(self._builder.root)) \
+            if policy.isolate_filesystem else None
         self._zygote = Zygote(os.path.realpath(sys.executable), self._work_root, BASE_ENV,
                               [toolbelt_python_path] if toolbelt_python_path else [], view=view)
         self._policy = self._check_sandbox(policy, insecure_sandbox)
         view = view if self._policy.isolate_filesystem else None
+        self._view = view
         # Where workers find things: inside the view when there is one (see fsview.plan), else the host paths.
         self._egress_env = fsview.inside(view, self._egress) if self._egress else None
         # Node's flags: the address-space cap is RLIMIT_AS; the heap cap is V8's. Without the trap handler V8 reserves
@@ -124,6 +131,11 @@ class LocalExecutor:
             pool.refill()
 
     # -- Executor protocol ----------------------------------------------------------------------------------------
+    def build(self, target: Target) -> str:
+        """The build step: the target's dependencies resolved, locked and installed into the cache (see deps.py)."""
+        language = self._language(target)
+        return self._builder.build(language, [{"key": k, "value": v} for k, v in target.dependencies])
+
     def deploy(self, target: Target) -> None:
         """Start (or reuse) one warm worker: proves the code loads, and makes the first call warm."""
         self._language(target)
@@ -218,6 +230,8 @@ class LocalExecutor:
         spare = spares.take(wait_s=SPARE_WAIT_S[language])
         load = {"op": "load", "code": target.code, "env": self._function_env(target),
                 "limits": {"log_entries": LOG_ENTRIES_MAX, "log_chars": LOG_CHARS_MAX}}
+        if target.build_key:  # its packages, read-only (a bind of the cache inside the view)
+            load["deps"] = fsview.inside(self._view, str(self._builder.path(target.build_key)))
         try:
             if spare is not None:
                 try:
