@@ -20,6 +20,9 @@ ENV_KMS_KEY_ID = "FNGATE_KMS_KEY_ID"
 ENV_PUBLIC_HOST = "FNGATE_PUBLIC_HOST"  # host[:port] published by service discovery; default: the request's Host
 ENV_DOMAIN_MAP = "FNGATE_DOMAIN_MAP"  # JSON {"msgHist": "host", ...} for LivePerson services
 ENV_FUNCTION_TIMEOUT = "FNGATE_FUNCTION_TIMEOUT_S"
+ENV_FUNCTION_TIMEOUT_MAX = "FNGATE_FUNCTION_TIMEOUT_MAX_S"  # the most a function may set (timeoutSeconds)
+ENV_FUNCTION_MEMORY = "FNGATE_FUNCTION_MEMORY_MB"  # what a new function gets
+ENV_FUNCTION_MEMORY_MAX = "FNGATE_FUNCTION_MEMORY_MAX_MB"  # the most a function may set (memoryMB)
 ENV_MAX_WORKERS = "FNGATE_MAX_WORKERS"
 ENV_INSECURE_SANDBOX = "FNGATE_INSECURE_SANDBOX"
 ENV_MAX_BODY = "FNGATE_MAX_BODY_BYTES"
@@ -59,6 +62,9 @@ class Settings:
     public_host: str = ""
     domain_map: dict[str, str] = field(default_factory=dict)
     function_timeout_s: float = 30.0
+    function_timeout_max_s: int = 30
+    function_memory_mb: int = 256
+    function_memory_max_mb: int = 256
     max_workers: int = 64
     insecure_sandbox: bool = False
     max_body_bytes: int = 1_048_576
@@ -89,6 +95,9 @@ class Settings:
             "public_host": env.get(ENV_PUBLIC_HOST, ""),
             "domain_map": json.loads(env.get(ENV_DOMAIN_MAP) or "{}"),
             "function_timeout_s": float(env.get(ENV_FUNCTION_TIMEOUT, "30")),
+            "function_timeout_max_s": int(env.get(ENV_FUNCTION_TIMEOUT_MAX, "30")),
+            "function_memory_mb": int(env.get(ENV_FUNCTION_MEMORY, "256")),
+            "function_memory_max_mb": int(env.get(ENV_FUNCTION_MEMORY_MAX, "256")),
             "max_workers": int(env.get(ENV_MAX_WORKERS, "64")),
             "insecure_sandbox": _flag(env.get(ENV_INSECURE_SANDBOX)),
             "max_body_bytes": int(env.get(ENV_MAX_BODY, "1048576")),
@@ -111,6 +120,16 @@ class Settings:
     @property
     def sqlite_path(self) -> Path:
         return self.data_dir / "fngate.db"
+
+    @property
+    def function_limits(self) -> Any:
+        """The per-function limits' defaults and ceilings (a ceiling is never below its default)."""
+        from chalicelib.domain.limits import OperatorLimits
+
+        timeout = max(1, int(self.function_timeout_s))
+        return OperatorLimits(timeout_default_s=timeout, timeout_max_s=max(timeout, self.function_timeout_max_s),
+                              memory_default_mb=self.function_memory_mb,
+                              memory_max_mb=max(self.function_memory_mb, self.function_memory_max_mb))
 
     @property
     def deps_dir(self) -> Path:

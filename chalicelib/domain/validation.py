@@ -126,3 +126,19 @@ def validate_dependencies(deps: Any) -> list[dict[str, str]]:
             raise ValidationFailed(detail=f"dependency {name} is listed twice")
         out.append({"key": name, "value": spec})
     return out
+
+
+def validate_timeout(value: Any, ceiling: int) -> int:
+    """Seconds a run of the function may take (0 = the gateway's default), within the operator's ceiling."""
+    require_type(value, int, "timeoutSeconds")
+    if value != 0 and not limits.MIN_TIMEOUT_S <= value <= ceiling:
+        raise ValidationFailed(detail=f"timeoutSeconds must be between {limits.MIN_TIMEOUT_S} and {ceiling}")
+    return value
+
+
+def validate_memory(value: Any, ceiling: int) -> int:
+    """Megabytes of memory for the function (0 = the gateway's default), within the operator's ceiling."""
+    require_type(value, int, "memoryMB")
+    if value != 0 and not limits.MIN_MEMORY_MB <= value <= ceiling:
+        raise ValidationFailed(detail=f"memoryMB must be between {limits.MIN_MEMORY_MB} and {ceiling}")
+    return value

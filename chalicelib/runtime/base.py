@@ -26,6 +26,8 @@ class Target:
     function_name: str = ""
     dependencies: tuple[tuple[str, str], ...] = ()  # declared (name, version spec)
     build_key: str = ""  # the installed lock (Executor.build), "" without dependencies
+    timeout_s: float = 0  # per-function limits; 0 = the executor's default
+    memory_mb: int = 0
 
     @property
     def key(self) -> str:

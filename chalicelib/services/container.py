@@ -187,7 +187,8 @@ def build_services(settings: Settings, *, store: Store | None = None, keyring: K
                              settings.account_concurrency)
     provisioning = ProvisioningService(store, identity, secrets, domains, settings.domain_map, settings.public_host)
     return Services(settings=settings, store=store, keyring=keyring, executor=executor, clock=clock,
-                    identity=identity, functions=FunctionService(repo, clock, deployments.idle),
+                    identity=identity, functions=FunctionService(repo, clock, deployments.idle,
+                                                                         settings.function_limits),
                     deployments=deployments, jobs=jobs, runner=runner, job_admin=JobService(jobs),
                     invocations=InvocationService(repo, deployments, executor, recorder, clock, limiter),
                     secrets=secrets, domains=domains, provisioning=provisioning, recorder=recorder, egress=egress)

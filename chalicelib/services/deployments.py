@@ -43,7 +43,8 @@ def target_of(fn: Function, dep: Deployment) -> Target:
     manifest = dep.manifest or fn.manifest
     return Target(account_id=fn.account_id, function_uuid=fn.uuid, manifest_version=manifest.version,
                   runtime=manifest.runtime, code=manifest.code, environment=dict(manifest.environment),
-                  function_name=fn.name, build_key=dep.build_key,
+                  function_name=fn.name, build_key=dep.build_key, timeout_s=manifest.timeout_s,
+                  memory_mb=manifest.memory_mb,
                   dependencies=tuple((d["key"], d.get("value", "")) for d in manifest.dependencies))
 
 

@@ -109,8 +109,9 @@ class LocalExecutor:
         # no multi-GiB guard regions for WebAssembly memories, so undici (fetch, which runs llhttp as wasm) works
         # under RLIMIT_AS.
         self._node_flags = [f"--max-old-space-size={self._policy.memory_mb}", "--disable-wasm-trap-handler"]
+        self._node_script = fsview.inside(view, node_script)
         self._node_argv = [fsview.inside(view, os.path.realpath(self._node)) if self._node else "", *self._node_flags,
-                           fsview.inside(view, node_script)]
+                           self._node_script]
         self._node_env = {**BASE_ENV, "FNGATE_WORKER_DIR": fsview.inside(view, runtime_dir),
                           **({"NODE_PATH": fsview.inside(view, toolbelt_node_path)} if toolbelt_node_path else {}),
                           **({"FNGATE_EGRESS_SOCKET": self._egress_env} if self._egress_env else {})}
@@ -153,7 +154,7 @@ class LocalExecutor:
         self._pool.retire_prefix(f"{account_id}/{function_uuid}/")
 
     def invoke(self, target: Target, event: dict[str, Any], *, timeout_s: float | None = None) -> Outcome:
-        timeout = self._timeout if timeout_s is None else timeout_s
+        timeout = (target.timeout_s or self._timeout) if timeout_s is None else timeout_s
         try:
             worker = self._pool.acquire(target, time.monotonic() + min(timeout, self._queue_timeout))
         except LoadFailed as err:
@@ -204,15 +205,21 @@ class LocalExecutor:
             raise DeployFailed(detail="Node.js is not installed on this gateway")
         return runtime.language
 
-    def _spawn(self, language: str) -> Worker:
-        """A fresh, sandboxed, code-less worker from the zygote."""
+    def _spawn(self, language: str, memory_mb: int = 0) -> Worker:
+        """A fresh, sandboxed, code-less worker from the zygote; ``memory_mb`` other than the policy's gives it
+        that memory limit (Python: address space; Node: V8's heap, started without the snapshot built for the
+        default one)."""
         uid = self._uids.take() if self._uids is not None else None
         if self._uids is not None and uid is None:
             raise ZygoteError("no free worker uid (raise SandboxPolicy.uid_count)")
+        policy = replace(self._policy, memory_mb=memory_mb) if memory_mb else self._policy
         request: dict[str, Any] = {"op": "spawn", "lang": language, "name": f"w{uid or next(self._names)}",
-                                   "spec": self._policy.spec(language, uid, None)}
+                                   "spec": policy.spec(language, uid, None)}
         if language == "node":
-            request["exec"] = {"argv": self._node_argv, "env": self._node_env}
+            argv = self._node_argv
+            if memory_mb:
+                argv = [argv[0], f"--max-old-space-size={memory_mb}", *self._node_flags[1:], self._node_script]
+            request["exec"] = {"argv": argv, "env": self._node_env}
         try:
             reply, fds = self._zygote.request(request)
         except BaseException:
@@ -226,8 +233,9 @@ class LocalExecutor:
     def _start(self, target: Target) -> Worker:
         """Called by the pool, outside its lock: a worker with ``target``'s code loaded (a spare if one is ready)."""
         language = self._language(target)
+        memory = target.memory_mb if target.memory_mb and target.memory_mb != self._policy.memory_mb else 0
         spares = self._spares[language]
-        spare = spares.take(wait_s=SPARE_WAIT_S[language])
+        spare = spares.take(wait_s=SPARE_WAIT_S[language]) if not memory else None  # spares have the default
         load = {"op": "load", "code": target.code, "env": self._function_env(target),
                 "limits": {"log_entries": LOG_ENTRIES_MAX, "log_chars": LOG_CHARS_MAX}}
         if target.build_key:  # its packages, read-only (a bind of the cache inside the view)
@@ -240,7 +248,7 @@ class LocalExecutor:
                     if not err.gone:
                         raise  # the code's fault; a dead spare (killed while waiting) just means: spawn one
             with spares.demand():
-                return self._load(self._spawn(language), target, load)
+                return self._load(self._spawn(language, memory), target, load)
         finally:
             spares.refill()
 
