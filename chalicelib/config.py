@@ -37,6 +37,8 @@ ENV_DEPS_MAX_MB = "FNGATE_DEPS_MAX_MB"  # installed dependencies of one function
 ENV_DEPS_BUILD_TIMEOUT = "FNGATE_DEPS_BUILD_TIMEOUT_S"
 ENV_DEPS_ALLOW = "FNGATE_DEPS_ALLOW"  # comma-separated package name globs a function may declare (empty: any)
 ENV_DEPS_DENY = "FNGATE_DEPS_DENY"  # globs refused anywhere in a resolved dependency tree
+ENV_EGRESS_PORTS = "FNGATE_EGRESS_PORTS"  # ports functions may reach besides 80 and 443 (comma-separated)
+ENV_EGRESS_PRIVATE_CIDRS = "FNGATE_EGRESS_PRIVATE_CIDRS"  # private networks allowlisted hosts may resolve into
 ENV_AWS_REGION = "AWS_REGION"
 ENV_LAMBDA_NAME = "AWS_LAMBDA_FUNCTION_NAME"  # set by the Lambda runtime
 
@@ -76,6 +78,8 @@ class Settings:
     self_address: str = ""  # addr:port this gateway listens on; the egress proxy dials it for public_host
     jobs: str = "background"  # how jobs are drained: background | inline (tests, the CLI's local mode) | sqs
     jobs_queue_url: str = ""
+    egress_ports: tuple[int, ...] = ()
+    egress_private_cidrs: tuple[str, ...] = ()
     deps_max_mb: int = 250
     deps_build_timeout_s: float = 120.0
     deps_allow: tuple[str, ...] = ()
@@ -108,6 +112,8 @@ class Settings:
             "account_concurrency": int(env.get(ENV_ACCOUNT_CONCURRENCY, "256")),
             "jobs": env.get(ENV_JOBS, "sqs" if env.get(ENV_JOBS_QUEUE_URL) else "background"),
             "jobs_queue_url": env.get(ENV_JOBS_QUEUE_URL, ""),
+            "egress_ports": tuple(int(p) for p in _globs(env.get(ENV_EGRESS_PORTS))),
+            "egress_private_cidrs": _globs(env.get(ENV_EGRESS_PRIVATE_CIDRS)),
             "deps_max_mb": int(env.get(ENV_DEPS_MAX_MB, "250")),
             "deps_build_timeout_s": float(env.get(ENV_DEPS_BUILD_TIMEOUT, "120")),
             "deps_allow": _globs(env.get(ENV_DEPS_ALLOW)),

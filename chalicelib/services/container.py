@@ -106,14 +106,15 @@ def egress_socket_path(settings: Settings) -> str:
 
 def build_egress(settings: Settings, domains: DomainService) -> Any:
     """The local executor's egress proxy (started): reads the accounts' allowlists, re-reads one when it changes."""
-    from chalicelib.runtime.egress import EgressProxy, mapped_resolver
+    from chalicelib.runtime.egress import EgressProxy, mapped_resolver, public_resolver
 
-    routes, ports = {}, [80, 443]
+    routes, ports = {}, [80, 443, *settings.egress_ports]
     if settings.public_host and settings.self_address:  # functions call this gateway (Orchestrator, LpClient)
         routes[settings.public_host] = settings.self_address
         ports.append(int(settings.public_host.rpartition(":")[2] or 80))
     proxy = EgressProxy(domains.allowlist_for, socket_path=egress_socket_path(settings),
-                        resolver=mapped_resolver(routes), allowed_ports=tuple(sorted(set(ports))))
+                        resolver=mapped_resolver(routes, public_resolver(settings.egress_private_cidrs)),
+                        allowed_ports=tuple(sorted(set(ports))))
     domains.on_change.append(proxy.invalidate)
     return proxy.start()
 
