@@ -12,7 +12,9 @@ BuildFailed with the installer's own message.
 
 Cache layout: ``<root>/<key>/`` holds ``node_modules/`` or the Python packages, plus ``fngate-lock.json``; the key
 is ``node-<sha256>`` / ``python-<sha256>`` of the resolved lock, so a second function with the same lock reuses
-the directory. ``<root>`` is traversable but not listable by workers.
+the directory. ``<root>`` is traversable but not listable by workers. ``<root>/.build/specs/<hash>`` remembers the
+lock a declaration resolved to, as a lockfile would: deploying the same declaration again (a redeploy, another
+function) reuses it without asking the registry; ``fngate`` re-resolves once that file is removed.
 """
 
 from __future__ import annotations
@@ -94,6 +96,12 @@ class DependencyBuilder:
         if not deps:
             return ""
         self._check_names(deps)
+        spec = self._scratch / "specs" / hashlib.sha256(json.dumps([language, sorted(deps.items())]).encode()
+                                                          ).hexdigest()[:40]
+        known = spec.read_text().strip() if spec.exists() else ""
+        if known and (self.path(known) / LOCK_FILE).exists():
+            self._check_denied(json.loads((self.path(known) / LOCK_FILE).read_text())["packages"])
+            return known  # resolved before: the lock stays until the declaration changes
         work = Path(tempfile.mkdtemp(prefix="stage-", dir=self._scratch))
         if self._uid is not None:
             os.chown(work, self._uid, self._uid)
@@ -102,12 +110,13 @@ class DependencyBuilder:
             lock = self._resolve_node(job) if language == "node" else self._resolve_python(job)
             self._check_denied(lock["packages"])
             key = f"{language}-{hashlib.sha256(json.dumps(lock, sort_keys=True).encode()).hexdigest()[:40]}"
-            if (self.path(key) / LOCK_FILE).exists():
-                return key  # installed before, for this function or another
-            installed = self._install_node(job) if language == "node" else self._install_python(job, lock)
-            self._check_size(installed)
-            (installed / LOCK_FILE).write_text(json.dumps(lock, sort_keys=True))
-            self._publish(installed, key)
+            if not (self.path(key) / LOCK_FILE).exists():  # else: installed before, for this function or another
+                installed = self._install_node(job) if language == "node" else self._install_python(job, lock)
+                self._check_size(installed)
+                (installed / LOCK_FILE).write_text(json.dumps(lock, sort_keys=True))
+                self._publish(installed, key)
+            spec.parent.mkdir(mode=0o700, exist_ok=True)
+            spec.write_text(key)
             return key
         finally:
             shutil.rmtree(work, ignore_errors=True)

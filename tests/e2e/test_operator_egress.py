@@ -27,8 +27,13 @@ CALLER = """def lambda_handler(input, callback):
 
 class Internal(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
-        body = json.dumps({"internal": True, "path": self.path}).encode()
+        if self.path.startswith("/services/data/"):  # a Salesforce org, as jsforce queries it
+            answer = {"totalSize": 1, "done": True, "records": [{"Id": "001A", "auth": self.headers["Authorization"]}]}
+        else:
+            answer = {"internal": True, "path": self.path}
+        body = json.dumps(answer).encode()
         self.send_response(200)
+        self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -56,11 +61,22 @@ def gw(tmp_path_factory: pytest.TempPathFactory, internal: int) -> Iterator[Gate
     stop_gateway(gateway)
 
 
-def call(gw: Gateway, url: str) -> dict:
+SALESFORCE = """async function lambda(input) {
+  const { Toolbelt } = require('lp-faas-toolbelt');
+  const conn = Toolbelt.SFClient().connectToSalesforce({loginUrl: input.payload.url, accessToken: 'sf-token'});
+  try {
+    const res = await conn.query('SELECT Id FROM Account');
+    return res.records;
+  } catch (e) { return {error: String(e && e.stack || e)}; }
+}
+"""
+
+
+def call(gw: Gateway, url: str, code: str = CALLER, runtime: str = "python3.11") -> dict:
     token = gw.creds["developerToken"]
     _, fn, _ = gw.request("POST", f"{BASE}/functions", token=token,
-                          body={"name": f"caller{abs(hash(url)) % 100000}", "description": "d", "code": CALLER,
-                                "runtime": "python3.11"})
+                          body={"name": f"caller{abs(hash(url + runtime)) % 100000}", "description": "d",
+                                "code": code, "runtime": runtime})
     gw.request("POST", f"{BASE}/deployments/{fn['uuid']}", token=token)
     deadline = time.time() + 20
     while gw.request("GET", f"{BASE}/functions/{fn['uuid']}", token=token)[1]["state"] != "Productive":
@@ -82,3 +98,8 @@ def test_a_port_the_operator_did_not_open_is_refused_with_the_reason(gw: Gateway
     assert plain["status"] == 403 and "port 8444 is not allowed" in plain["body"], plain
     tunneled = call(gw, "https://localhost:8444/orders")  # CONNECT refused: the reason is in the error
     assert tunneled["refused"] == 403 and "Port Not Allowed" in tunneled["message"], tunneled
+
+
+def test_the_toolbelt_s_salesforce_client_works_with_preinstalled_jsforce(gw: Gateway, internal: int) -> None:
+    records = call(gw, f"http://localhost:{internal}", SALESFORCE, "nodejs20")
+    assert records == [{"Id": "001A", "auth": "Bearer sf-token"}]

@@ -112,8 +112,10 @@ class LocalExecutor:
         self._node_script = fsview.inside(view, node_script)
         self._node_argv = [fsview.inside(view, os.path.realpath(self._node)) if self._node else "", *self._node_flags,
                            self._node_script]
+        node_path = [p for p in (toolbelt_node_path, toolbelt_node_path and os.path.join(
+            toolbelt_node_path, "preinstalled", "node_modules")) if p and os.path.isdir(p)]  # the Toolbelt, jsforce
         self._node_env = {**BASE_ENV, "FNGATE_WORKER_DIR": fsview.inside(view, runtime_dir),
-                          **({"NODE_PATH": fsview.inside(view, toolbelt_node_path)} if toolbelt_node_path else {}),
+                          **({"NODE_PATH": ":".join(fsview.inside(view, p) for p in node_path)} if node_path else {}),
                           **({"FNGATE_EGRESS_SOCKET": self._egress_env} if self._egress_env else {})}
         if view is None and toolbelt_node_path and not reachable(toolbelt_node_path):
             log.warning("%s is not readable by worker uids: Node functions cannot require from it", toolbelt_node_path)
