@@ -81,7 +81,7 @@ def load_step(data: dict[str, Any]) -> Step:
 class Worker:
     def __init__(self, store: Store, invoke: Invoker, bot_log: BotLog, sleep: Callable[[float], None] = time.sleep,
                  new_id: Callable[[], str] = lambda: str(uuidlib.uuid4())) -> None:
-        self._store, self._invoke, self._log, self._sleep, self._new_id = store, invoke, bot_log, sleep, new_id
+        self._store, self._invoke, self._log, self.sleep, self._new_id = store, invoke, bot_log, sleep, new_id
 
     # -- one queued change ------------------------------------------------------------------------------------------
     def process(self, bot: Bot, job_id: str, unit: dict[str, Any], sender: Sender, to: Destination) -> None:
@@ -222,7 +222,7 @@ class Worker:
               to: Destination) -> None:
         """Runs one step; Failure when the rest must not run (an INVOCATION with failOnError failed)."""
         if isinstance(step, Wait):
-            self._sleep(step.seconds)
+            self.sleep(step.seconds)
         elif isinstance(step, Invoke):
             try:
                 self.call(bot, step.lambda_uuid, step.payload, conv)
