@@ -39,7 +39,8 @@ class FakeMessaging:
         self._lock = threading.Condition()
         self._server = ThreadingHTTPServer((host, port), self._handler())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-messaging", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-messaging",
+                                        daemon=True)
 
     @property
     def url(self) -> str:

@@ -101,7 +101,8 @@ def brief(step):
     ("just a string", [], ids.INVALID_RESPONSE, 1),
     ({"messages": "hi"}, [], ids.INVALID_RESPONSE, 1),
     # actions are case-sensitive; with no messages an unsupported action escalates
-    ({"context": {"action": "transfer", "actionParameters": {"skill": "human_skill"}}}, [], ids.NOT_SUPPORTED_ACTION, 0),
+    ({"context": {"action": "transfer", "actionParameters": {"skill": "human_skill"}}}, [],
+     ids.NOT_SUPPORTED_ACTION, 0),
     ({"messages": ["a"], "context": {"action": "DANCE"}}, [("text", "a", None, None, None)], "", 1),
 ])
 def test_reply_rules(reply, steps, error, dropped):
@@ -150,7 +151,8 @@ def test_action_rules(context, steps, error):
 
 def test_action_comes_after_the_messages_and_the_legacy_structured_content():
     got = plan({"messages": ["Transferring", {"text": "private", "messageAudience": "AGENTS_AND_MANAGERS"}],
-                "context": {"structuredContent": SC, "action": "TRANSFER", "actionParameters": {"skill": "human_skill"}}})
+                "context": {"structuredContent": SC, "action": "TRANSFER",
+                            "actionParameters": {"skill": "human_skill"}}})
     assert [brief(s)[0] for s in got.steps] == ["text", "text", "rich", "transfer"]
 
 
