@@ -20,6 +20,7 @@ from chalicelib.config import Settings
 from chalicelib.crypto.envelope import Keyring, KmsKeyring, LocalKeyring
 from chalicelib.jobs import JobQueue, JobRunner
 from chalicelib.runtime.base import Executor
+from chalicelib.services.bots import BotService
 from chalicelib.services.context_store import ContextStore
 from chalicelib.services.deployments import DeploymentService
 from chalicelib.services.domains import DomainService
@@ -57,6 +58,7 @@ class Services:
     runner: JobRunner
     job_admin: JobService
     egress: Any = None  # the local executor's EgressProxy, when this factory built one
+    bots: Any = None  # BotService (Third-Party Bots connector)
 
     def start_background(self) -> None:
         """What a long-running local gateway runs beside its requests: the job runner (``FNGATE_JOBS=background``)."""
@@ -187,12 +189,15 @@ def build_services(settings: Settings, *, store: Store | None = None, keyring: K
     limiter = AccountLimiter(settings.account_rate_per_s, settings.account_rate_per_s,
                              settings.account_concurrency)
     provisioning = ProvisioningService(store, identity, secrets, domains, settings.domain_map, settings.public_host)
+    invocations = InvocationService(repo, deployments, executor, recorder, clock, limiter)
+    bots = BotService(store, keyring, clock, jobs, invocations, repo, settings.domain_map)
+    runner.register(*bots.handlers())
     return Services(settings=settings, store=store, keyring=keyring, executor=executor, clock=clock,
                     identity=identity, functions=FunctionService(repo, clock, deployments.idle,
                                                                          settings.function_limits),
                     deployments=deployments, jobs=jobs, runner=runner, job_admin=JobService(jobs),
-                    invocations=InvocationService(repo, deployments, executor, recorder, clock, limiter),
-                    secrets=secrets, domains=domains, provisioning=provisioning, recorder=recorder, egress=egress)
+                    invocations=invocations, secrets=secrets, domains=domains, provisioning=provisioning,
+                    recorder=recorder, egress=egress, bots=bots)
 
 
 _current: Services | None = None
