@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib.domain.errors import Conflict, NotFound, ValidationFailed
+from chalicelib.domain.errors import BotExists, BotInvalid, BotNotFound  # noqa: F401  (re-exported)
 from chalicelib.domain.models import Document
 
 # -- error ids of the connector (bot-webhooks.md §3.3); the ones marked "ours" are not public ---------------------
@@ -51,21 +51,6 @@ BOTS_PER_ACCOUNT = 100  # ours
 _BOT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _UUID = re.compile(r"^[0-9a-fA-F-]{8,64}$")
 HOOKS = ("pre", "post", "error")
-
-
-class BotNotFound(NotFound):
-    template = "There is no bot {bot_id} on this account"
-    v1_code = v2_code = "com.liveperson.faas.bot.not-found"  # ours
-
-
-class BotExists(Conflict):
-    template = "A bot {bot_id} already exists on this account"
-    v1_code = v2_code = "com.liveperson.faas.bot.already-exists"  # ours
-
-
-class BotInvalid(ValidationFailed):
-    template = "{detail}"
-    v1_code = v2_code = "com.liveperson.faas.bot.invalid"  # ours
 
 
 @dataclass(frozen=True)
