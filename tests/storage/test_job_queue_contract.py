@@ -222,3 +222,15 @@ def test_two_runners_claiming_at_once_never_share_a_job(queue: JobQueue, store: 
     for t in threads:
         t.join(30)
     assert len(got) == 20 and len(set(got)) == 20
+
+
+def test_group_order_holds_across_pages_of_the_live_jobs(queue: JobQueue) -> None:
+    from chalicelib.jobs.queue import PAGE
+
+    first = [queue.enqueue("work", {"n": n}, group="g") for n in range(PAGE + 10)]
+    last = queue.enqueue("work", {"n": "h"}, group="h")
+    leases, _ = queue.claim("a", slots(work=10))
+    assert [lease.job.id for lease in leases] == [first[0].id, last.id]
+    queue.complete(leases[0])
+    leases2, _ = queue.claim("a", slots(work=10))
+    assert [lease.job.id for lease in leases2] == [first[1].id]
