@@ -44,6 +44,9 @@ IDLE_S = 30.0
 class NoopExecutor:
     """Runs every function as a no-op."""
 
+    def build(self, target: Target) -> str:
+        return ""
+
     def deploy(self, target: Target) -> None:
         return None
 
