@@ -8,10 +8,10 @@ DATA_DIR ?= .fngate
 
 .PHONY: serve test lint bench install install-dev clean
 
-$(VENV)/.run-installed: requirements.txt pyproject.toml
+$(VENV)/.run-installed: requirements.txt requirements-server.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements.txt -e .
+	$(PY) -m pip install -q -r requirements.txt -r requirements-server.txt -e .
 	touch $@
 
 $(VENV)/.dev-installed: $(VENV)/.run-installed requirements-dev.txt

@@ -57,6 +57,7 @@ class Settings:
     lambda_image_uri: str = ""
     self_address: str = ""  # addr:port this gateway listens on; the egress proxy dials it for public_host
     sync_deployments: bool = False  # tests: deploy inline instead of in the background
+    shared_limits_path: Path | None = None  # file shared by the server processes for account limits; None: in-process
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:

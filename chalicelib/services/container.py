@@ -124,6 +124,16 @@ def build_executor(settings: Settings, rpc_handler: Any = None, egress: Any = No
                          egress=egress)
 
 
+def build_limiter(settings: Settings) -> AccountLimiter:
+    """Per-account admission: in this process, or shared by every server process through a file."""
+    if settings.shared_limits_path is not None:
+        from chalicelib.services.shared_limiter import SharedAccountLimiter
+
+        return SharedAccountLimiter(settings.shared_limits_path, settings.account_rate_per_s,
+                                    settings.account_rate_per_s, settings.account_concurrency)
+    return AccountLimiter(settings.account_rate_per_s, settings.account_rate_per_s, settings.account_concurrency)
+
+
 def build_services(settings: Settings, *, store: Store | None = None, keyring: Keyring | None = None,
                    executor: Executor | None = None, clock: Clock | None = None) -> Services:
     """Everything a gateway process needs; pass parts in to replace them (tests, benchmarks)."""
@@ -144,8 +154,7 @@ def build_services(settings: Settings, *, store: Store | None = None, keyring: K
     identity = IdentityService(store, keyring, load_signer(store, keyring), clock)
     deployments = DeploymentService(repo, executor, clock, sync=settings.sync_deployments)
     recorder = InvocationRecorder(store)
-    limiter = AccountLimiter(settings.account_rate_per_s, settings.account_rate_per_s,
-                             settings.account_concurrency)
+    limiter = build_limiter(settings)
     provisioning = ProvisioningService(store, identity, secrets, domains, settings.domain_map, settings.public_host)
     return Services(settings=settings, store=store, keyring=keyring, executor=executor, clock=clock,
                     identity=identity, functions=FunctionService(repo, clock), deployments=deployments,
