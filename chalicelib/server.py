@@ -4,7 +4,7 @@ granian (Rust; hyper parses HTTP/1.1 and HTTP/2) owns the sockets: keep-alive, T
 requests, and N worker processes on one listening socket, each replaced when it dies. ``ChaliceWSGI`` turns a WSGI
 call into the API Gateway proxy event that Chalice's Lambda entry takes (``app(event, context)``) and its answer
 back, and refuses what the app must never see — bodies over the limit (before reading them), unknown routes, wrong
-methods, ambiguous framing, a missing Host — with the app's own JSON error bodies. It uses Chalice's public surface
+methods, chunked request bodies, a missing Host — with the app's own JSON error bodies. It uses Chalice's public surface
 only: ``app.routes``, ``app.api.binary_types``, ``app(event, context)`` and ``chalice.local.LocalChalice``.
 """
 
@@ -40,7 +40,7 @@ _NOT_HEADERS = frozenset({"HTTP_PROXY"})  # "Proxy:" is never a real request hea
 
 
 class Refused(Exception):
-    """An answer decided before the app runs: a routing miss (404/405) or a refused request (400/413)."""
+    """An answer decided before the app runs: a routing miss (404/405) or a refused request (400/411/413)."""
 
     def __init__(self, status: int, *, allow: str = "", close: bool = False) -> None:
         super().__init__(status)
@@ -149,7 +149,7 @@ class ChaliceWSGI:
             log.exception("unhandled error serving %s %s", method, path)
             status, out_headers, body = self._error(500, method, path, headers, environ)
         start_response(f"{status} {_PHRASES.get(status, 'Unknown')}", out_headers)
-        return [b"" if method == "HEAD" else body]
+        return [body]  # hyper sends no body for HEAD, with the GET body's length
 
     def _respond(self, environ: dict[str, Any], method: str, path: str,
                  headers: dict[str, str]) -> tuple[int, list[tuple[str, str]], bytes]:
@@ -186,21 +186,28 @@ class ChaliceWSGI:
 
     def _read_body(self, environ: dict[str, Any], headers: dict[str, str]) -> bytes | None:
         length = environ.get("CONTENT_LENGTH")
-        chunked = "transfer-encoding" in headers
-        if chunked and length is not None:
-            raise Refused(400, close=True)  # ambiguous framing: never guess which one the client meant
-        if length is not None:
-            if not (length.isascii() and length.isdigit()):
-                raise Refused(400, close=True)
-            if int(length) > self._max_body:
-                raise Refused(413, close=True)  # before reading a byte of it
-            return environ["wsgi.input"].read(int(length)) or None if int(length) else None
-        if not chunked:
+        if "transfer-encoding" in headers:
+            # granian hands over a chunked body whose encoding broke off as if it had ended, so the app could act
+            # on a truncated body: such bodies are refused (every client we serve sends Content-Length)
+            raise Refused(411, close=True)
+        if length is None:
+            if environ.get("SERVER_PROTOCOL") != "HTTP/2":
+                return None  # HTTP/1: no framing header, no body
+            data = environ["wsgi.input"].read(self._max_body + 1)  # HTTP/2 frames the body itself
+            if len(data) > self._max_body:
+                raise Refused(413, close=True)
+            return data or None
+        if not (length.isascii() and length.isdigit()):
+            raise Refused(400, close=True)
+        size = int(length)
+        if size > self._max_body:
+            raise Refused(413, close=True)  # before reading a byte of it
+        if size == 0:
             return None
-        data = environ["wsgi.input"].read(self._max_body + 1)  # hyper has de-chunked it; stop one byte past
-        if len(data) > self._max_body:
-            raise Refused(413, close=True)
-        return data or None
+        data = environ["wsgi.input"].read(size)
+        if len(data) != size:
+            raise Refused(400, close=True)  # the client went away mid-body
+        return data
 
     def _error(self, status: int, method: str, path: str, headers: dict[str, str],
                environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
@@ -222,6 +229,8 @@ def _from_chalice(response: dict[str, Any]) -> tuple[int, list[tuple[str, str]],
     if any("\r" in k or "\n" in k or "\r" in v or "\n" in v for k, v in headers):
         log.error("response header with CR or LF refused")
         return 500, [("Content-Type", "application/json")], b'{"message": "Internal Server Error"}'
+    if body and not any(k.lower() == "content-type" for k, _ in headers):
+        headers.append(("Content-Type", "application/json"))  # API Gateway's default
     return response["statusCode"], headers, body if isinstance(body, bytes) else body.encode()
 
 

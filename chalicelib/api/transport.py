@@ -1,4 +1,4 @@
-"""Errors the HTTP edge answers before the app sees the request (unknown route, 405, 413, 400, 500)."""
+"""Errors the HTTP edge answers before the app sees the request (unknown route, 405, 411, 413, 400, 500)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ _BY_STATUS = {
     404: lambda m, p: RouteNotFound(method=m, path=p),
     405: lambda m, p: MethodNotAllowed(method=m, path=p),
     413: lambda m, p: PayloadTooLarge(limit="the configured"),
-    408: lambda m, p: BadInput(detail="request was not received in time"),
     400: lambda m, p: BadInput(detail="malformed HTTP request"),
+    411: lambda m, p: BadInput(detail="a request body needs a Content-Length (chunked bodies are refused)"),
 }
 
 

@@ -34,6 +34,7 @@ from chalicelib.services.toolbelt_host import ToolbeltHost
 from chalicelib.storage.base import Store
 
 EGRESS_TMP_PREFIX = "fngate-egress-"
+ALLOWLIST_TTL_S = 0.5  # a change made through another server process reaches this one's egress proxy within this
 
 
 @dataclass
@@ -83,11 +84,14 @@ def build_keyring(settings: Settings) -> Keyring:
 
 
 def egress_socket_path(settings: Settings) -> str:
-    """<data_dir>/run/egress.sock when worker uids can traverse to it; else (the CLI makes data_dir 0700) a
+    """<data_dir>/run/egress-<pid>.sock when worker uids can traverse to it; else (the CLI makes data_dir 0700) a
     per-process dir under the temp dir that they can traverse but not list."""
     run = settings.data_dir.resolve() / "run"
     if all(os.stat(d).st_mode & stat.S_IXOTH for d in (run.parent, *run.parent.parents) if d.exists()):
-        return str(run / "egress.sock")
+        for stale in run.glob("egress-*.sock"):  # of server processes that died without closing
+            if not os.path.exists(f"/proc/{stale.stem.partition('-')[2]}"):
+                stale.unlink(missing_ok=True)
+        return str(run / f"egress-{os.getpid()}.sock")  # one per server process
     private = Path(tempfile.gettempdir()) / f"{EGRESS_TMP_PREFIX}{os.getpid()}"
     private.mkdir(mode=0o711, exist_ok=True)
     os.chmod(private, 0o711)
@@ -103,6 +107,7 @@ def build_egress(settings: Settings, domains: DomainService) -> Any:
         routes[settings.public_host] = settings.self_address
         ports.append(int(settings.public_host.rpartition(":")[2] or 80))
     proxy = EgressProxy(domains.allowlist_for, socket_path=egress_socket_path(settings),
+                        allowlist_ttl_s=ALLOWLIST_TTL_S,
                         resolver=mapped_resolver(routes), allowed_ports=tuple(sorted(set(ports))))
     domains.on_change.append(proxy.invalidate)
     return proxy.start()
