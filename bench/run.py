@@ -35,15 +35,16 @@ RSS_BOUND_MB = GATEWAY_MB + PY_WORKER_MB * (CAP + 2) + NODE_WORKER_MB
 
 
 class Gateway:
-    def __init__(self, work: Path, port: int, env: dict[str, str] | None = None) -> None:
+    def __init__(self, work: Path, port: int, env: dict[str, str] | None = None, *, args: tuple[str, ...] = (),
+                 cwd: Path = ROOT) -> None:
         self.port, self.data = port, work / f"data-{port}"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "chalicelib.cli", "serve", "--port", str(port), "--data-dir", str(self.data),
-             "--account", ACCOUNT], cwd=ROOT, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL,
+             "--account", ACCOUNT, *args], cwd=cwd, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL)
         _wait_port(port)
         boot = subprocess.run([sys.executable, "-m", "chalicelib.cli", "admin", "bootstrap", "--data-dir",
-                               str(self.data), "--account", ACCOUNT], cwd=ROOT, capture_output=True, text=True,
+                               str(self.data), "--account", ACCOUNT], cwd=cwd, capture_output=True, text=True,
                               check=True)
         self.creds = json.loads(boot.stdout)
         self.token = self.call("POST", f"/sentinel/api/account/{ACCOUNT}/app/token?v=2.0",

@@ -12,7 +12,9 @@ import argparse
 import functools
 import json
 import logging
+import multiprocessing
 import os
+import signal
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -81,9 +83,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"Credentials: fngate admin bootstrap --data-dir {settings.data_dir} --account {args.account}",
               flush=True)
 
-    serve(functools.partial(_gateway_process, settings), args.host, args.port, processes=processes,
+    failed = multiprocessing.Event()  # set by a server process that cannot build its services
+    serve(functools.partial(_gateway_process, settings, failed), args.host, args.port, processes=processes,
           tls_cert=args.tls_cert, tls_key=args.tls_key, on_ready=ready)
-    return 0
+    return 2 if failed.is_set() else 0
 
 
 def _per_process(settings: Settings, processes: int) -> Settings:
@@ -93,17 +96,25 @@ def _per_process(settings: Settings, processes: int) -> Settings:
                    shared_limits_path=settings.data_dir / "run" / "limits")
 
 
-def _gateway_process(settings: Settings) -> Any:
+def _gateway_process(settings: Settings, failed: Any) -> Any:
     """Runs in each server process: its own services (store connection, executor, background loops), closed when
-    the process stops; answers with the WSGI app."""
+    the process stops; answers with the WSGI app. If they cannot be built (no sandbox, say), the whole server
+    stops with one line on stderr instead of replacing the process again and again."""
     from multiprocessing.util import Finalize
 
     from app import app
     from chalicelib.api.transport import render_transport_error
+    from chalicelib.domain.errors import FngateError
     from chalicelib.server import ChaliceWSGI
     from chalicelib.services.container import build_services, install
 
-    services = build_services(settings)
+    try:
+        services = build_services(settings)
+    except FngateError as err:
+        print(f"fngate: {err}", file=sys.stderr, flush=True)
+        failed.set()
+        os.kill(os.getppid(), signal.SIGTERM)
+        os._exit(2)
     install(services)
     Finalize(services, services.close, exitpriority=10)  # multiprocessing runs these as a worker process exits
     return ChaliceWSGI(app, max_body=settings.max_body_bytes, error_renderer=render_transport_error)

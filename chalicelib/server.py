@@ -136,6 +136,8 @@ class ChaliceWSGI:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         method, path = environ["REQUEST_METHOD"], environ["PATH_INFO"]
+        if not path.isascii():  # WSGI hands the decoded path over as latin-1; URLs are UTF-8
+            path = path.encode("latin-1").decode("utf-8", "replace")
         headers = _headers(environ, self._inherited)
         try:
             status, out_headers, body = self._respond(environ, method, path, headers)

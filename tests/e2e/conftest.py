@@ -42,7 +42,7 @@ class Gateway:
     process: subprocess.Popen
 
     def request(self, method: str, path: str, *, token: str | None = None, body: Any = None,
-                raw: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, Any, dict[str, str]]:
+                raw: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, Any, Any]:
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
         req = urllib.request.Request(self.url + path, data=data, method=method)
         req.add_header("Content-Type", "application/json")
@@ -54,10 +54,10 @@ class Gateway:
             context = ssl._create_unverified_context() if self.url.startswith("https") else None  # test certs
             with urllib.request.urlopen(req, timeout=30, context=context) as res:
                 text = res.read()
-                return res.status, json.loads(text) if text else None, dict(res.headers)
+                return res.status, json.loads(text) if text else None, res.headers  # names: any case
         except urllib.error.HTTPError as err:
             text = err.read()
-            return err.code, json.loads(text) if text else None, dict(err.headers)
+            return err.code, json.loads(text) if text else None, err.headers
 
 
     def deploy(self, name: str, code: str, **extra: Any) -> str:
