@@ -96,7 +96,7 @@ def server_comparison(port: int = 18620) -> list[tuple[str, dict, dict]]:
         try:
             time.sleep(0.5)
             url = f"http://127.0.0.1:{port}/ping"
-            wrk.run(url, "", connections=1, seconds=0.5)  # warm-up
+            wrk.run(url, "", connections=1, seconds=1.0)  # warm-up
             one = wrk.run(url, "", connections=1, seconds=3.0)
             many = wrk.run(url, "", connections=16, seconds=3.0, count_statuses=True)
         finally:

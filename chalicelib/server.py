@@ -109,11 +109,12 @@ def _query(query: str) -> dict[str, list[str]]:
     return params
 
 
-def _headers(environ: dict[str, Any], inherited: frozenset[tuple[str, str]]) -> dict[str, str]:
+def _headers(environ: dict[str, Any], inherited: frozenset[tuple[str, str]],
+             process_keys: frozenset[str]) -> dict[str, str]:
     """The request's headers, lower-cased, from the environ (which also holds the process environment)."""
     headers: dict[str, str] = {}
-    for key, value in environ.items():
-        if key.startswith("HTTP_") and key not in _NOT_HEADERS and (key, value) not in inherited:
+    for key in environ.keys() - process_keys:
+        if key.startswith("HTTP_") and key not in _NOT_HEADERS and (key, value := environ[key]) not in inherited:
             headers[key[5:].replace("_", "-").lower()] = value
     if "CONTENT_TYPE" in environ:
         headers["content-type"] = environ["CONTENT_TYPE"]
@@ -133,12 +134,13 @@ class ChaliceWSGI:
         self._binary_types = frozenset(app.api.binary_types)
         self._render_error = error_renderer or default_error_renderer
         self._inherited = frozenset((k, v) for k, v in os.environ.items() if k.startswith("HTTP_"))
+        self._process_keys = frozenset(k for k in os.environ if not k.startswith("HTTP_"))  # never headers
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         method, path = environ["REQUEST_METHOD"], environ["PATH_INFO"]
         if not path.isascii():  # WSGI hands the decoded path over as latin-1; URLs are UTF-8
             path = path.encode("latin-1").decode("utf-8", "replace")
-        headers = _headers(environ, self._inherited)
+        headers = _headers(environ, self._inherited, self._process_keys)
         try:
             status, out_headers, body = self._respond(environ, method, path, headers)
         except Refused as refused:

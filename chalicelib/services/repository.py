@@ -15,6 +15,7 @@ from dataclasses import replace
 
 from chalicelib.domain.errors import FunctionNotFound, NameTaken, VersionConflict
 from chalicelib.domain.models import Deployment, Function, Manifest
+from chalicelib.domain.states import is_invocable
 from chalicelib.storage.base import MUST_NOT_EXIST, Delete, Put, Query, Store, check_omit, omit_fields
 
 
@@ -46,7 +47,8 @@ def _seq(n: int) -> str:
 
 class FunctionRepository:
     """Also a short-lived cache of decoded functions for the invoke path: writes through this repository
-    invalidate it at once; writes by other processes (other Lambda containers) are seen within CACHE_TTL_S."""
+    invalidate it at once; writes by other processes (other server processes, other Lambda containers) are seen
+    within CACHE_TTL_S. Only invocable functions are kept, so a new deployment is seen at once everywhere."""
 
     CACHE_TTL_S = 1.0
 
@@ -63,6 +65,8 @@ class FunctionRepository:
         if hit and hit[0] > now:
             return hit[1]
         fn = self.get(account_id, uuid)[0]
+        if not is_invocable(fn.state, live=fn.live):
+            return fn  # not kept: a deploy through another process then answers at its first invocation
         if len(self._cache) > 10_000:
             self._cache.clear()
         self._cache[key] = (now + self.CACHE_TTL_S, fn)

@@ -85,7 +85,8 @@ def start_gateway(tmp: Path, extra_env: dict[str, str] | None = None, args: tupl
     env = {**os.environ, "FNGATE_FUNCTION_TIMEOUT_S": "5", **(extra_env or {})}
     proc = subprocess.Popen([sys.executable, "-m", "chalicelib.cli", "serve", "--host", host, "--port",
                              str(port), "--data-dir", str(data_dir), "--account", ACCOUNT, *args],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)  # its own process group, as a terminal gives it
     deadline = time.time() + 30
     while time.time() < deadline:
         if proc.poll() is not None:
