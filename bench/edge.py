@@ -269,3 +269,59 @@ def handover_round_trip(n: int = 5000) -> dict[str, float]:
 if __name__ == "__main__":
     if sys.argv[1] == "floor":
         serve_floor(sys.argv[2], int(sys.argv[3]))
+
+
+def _lat(r: dict) -> str:
+    return f"{r['p50_ms']:.3f} / {r['p99_ms']:.3f} ms"
+
+
+def section(work: Path) -> list[str]:
+    """The markdown of this module's measurements (wrk needed)."""
+    servers = server_comparison()
+    gateways = gateway_rows(work)
+    over = overload(work)
+    fleets = fleet_by_processes(work)
+    hop = handover_round_trip()
+    lines = ["## The HTTP edge and server processes", "",
+             "Measured side by side in this run. `previous` is the hand-written threaded server of commit "
+             f"{PREVIOUS} (the gateway before this change, unpacked from git and run with the same virtualenv).", "",
+             "### Servers on one trivial Chalice route (1 worker process each, wrk)", "",
+             "| server | p50 / p99, 1 keep-alive conn | req/s, 16 conns | errors |", "|---|---|---|---|"]
+    names = {"granian": "granian 2.8 + ChaliceWSGI", "gunicorn": "gunicorn 27 gthread (16 threads) + ChaliceWSGI",
+             "previous": "previous hand-written server"}
+    for kind, one, many in servers:
+        lines.append(f"| {names[kind]} | {_lat(one)} | {many['rps']:.0f} | {many['errors']} |")
+    order = ["processes 1", "processes 2", "previous server"]
+    g = gateways
+    lines += ["", "### The gateway: no-op invocations (V1 invoke, app JWT, wrk)", "",
+              "| figure | `--processes 1` | `--processes 2` | previous server | target |", "|---|---|---|---|---|"]
+    for lang in ("python", "node"):
+        lines.append(f"| {lang} p50 / p99, 1 keep-alive conn | " + " | ".join(_lat(g[v]["one"][lang]) for v in order)
+                     + " | ≤ 0.4 / ≤ 1.5 ms |")
+    lines.append("| python throughput, 16 keep-alive conns | " + " | ".join(
+        f"{g[v]['many']['rps']:.0f} req/s, {g[v]['many']['errors']} socket errors, statuses {g[v]['many']['statuses']}"
+        for v in order) + " | ≥ 2,500/s, 0 errors |")
+    lines.append("| gateway CPU per invocation (server processes' user + system time / requests, 16 conns) | "
+                 + " | ".join(f"{g[v]['cpu_us']:.0f} µs" for v in order) + " | ≤ 200 µs |")
+    lines.append("| RSS of the server processes, idle / after load | " + " | ".join(
+        f"{g[v]['idle_mb']:.0f} / {g[v]['loaded_mb']:.0f} MB ({g[v]['processes']} processes)" for v in order)
+        + " | – |")
+    lines.append("| RSS of zygotes, spares and function workers after load | " + " | ".join(
+        f"{g[v]['workers_mb']:.0f} MB" for v in order) + " | – |")
+    lines += ["", "### Overload across processes", "",
+              f"Account rate 500/s (burst 500), `--processes 2`, 32 connections for 4 s (wrk): "
+              f"{over['statuses'].get(200, 0)} answered 200 ({over['ok_per_s']:.0f}/s: the account's rate plus its "
+              f"burst, not twice it), {over['statuses'].get(429, 0)} answered 429, 429s without Retry-After "
+              f"{over['no_retry_after']}, socket errors {over['errors']}, statuses {over['statuses']}.", "",
+              "### Function workers with several processes: 1,000 Python functions round robin, "
+              "FNGATE_MAX_WORKERS=16, 4 conns (wrk)", "",
+              "| processes | peak RSS gateway + workers | workers (processes) | invokes/s | p50 / p99 | statuses |",
+              "|---|---|---|---|---|---|"]
+    for processes, f in fleets.items():
+        r = f["robin"]
+        lines.append(f"| {processes} | {f['peak_total']:.0f} MB | {f['peak_workers']:.0f} MB (≤ {f['peak_count']}) | "
+                     f"{r['rps']:.0f} | {_lat(r)} | {r['statuses']} |")
+    lines += ["", f"Handing an invocation to an owner process instead (one JSON request and answer over a unix socket "
+                  f"between two processes, ~300 bytes): p50 {hop['p50_us']:.0f} µs, p99 {hop['p99_us']:.0f} µs "
+                  "per call, in the gateway's CPU on top of today's path (and a third process on the hot path).", ""]
+    return lines

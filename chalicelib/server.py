@@ -243,10 +243,13 @@ def serve(load_app: Callable[[], WSGIApp], host: str, port: int, *, processes: i
           on_ready: Callable[[str], None] | None = None, access_log: bool = False) -> None:
     """Serves until SIGTERM or SIGINT on ``processes`` worker processes sharing one socket. ``load_app`` runs in
     each worker process (after fork) and returns its WSGI app; a worker that dies is replaced."""
-    from granian.constants import Interfaces, SSLProtocols
-    from granian.http import HTTP1Settings
-    from granian.log import LogLevels
-    from granian.server import MPServer
+    try:
+        from granian.constants import Interfaces, SSLProtocols
+        from granian.http import HTTP1Settings
+        from granian.log import LogLevels
+        from granian.server import MPServer
+    except ImportError:
+        raise SystemExit("fngate serve needs granian: pip install -r requirements-server.txt") from None
 
     if (tls_cert is None) != (tls_key is None):
         raise ValueError("tls_cert and tls_key go together")

@@ -75,10 +75,10 @@ class SharedAccountLimiter(AccountLimiter):
 
     # -- admission --------------------------------------------------------------------------------------------
     def _acquire(self, account_id: str) -> None:
-        now = self._clock()
         with self._thread_lock:
             fcntl.flock(self._fd, fcntl.LOCK_EX)
             try:
+                now = self._clock()  # read under the lock: a stamp must never move backwards
                 offset = self._slot(account_id)
                 if offset < 0:
                     return super()._acquire(account_id)
