@@ -204,7 +204,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="fngate-bench-"))
     rows: list[tuple[str, str, str, str]] = []
     has_wrk = ensure_wrk()
-    started = time.perf_counter()
+    started, load_before = time.perf_counter(), os.getloadavg()[0]
     from bench import edge
 
     edge_lines = edge.section(work) if has_wrk else ["## The HTTP edge and server processes", "",
@@ -334,12 +334,13 @@ def main() -> None:
     rows.append(("in-process invoke (no sockets; profile.txt)", f"{inproc_us:.0f} µs", f"before {BEFORE['inproc']}",
                  "–"))
     rows += isolation
-    write(rows, floor, local, has_wrk, time.perf_counter() - started, edge_lines)
+    write(rows, floor, local, has_wrk, time.perf_counter() - started, edge_lines,
+          (load_before, os.getloadavg()[0]))
     shutil.rmtree(work, ignore_errors=True)
 
 
 def write(rows: list[tuple[str, str, str, str]], floor: dict, local: dict, has_wrk: str, took_s: float,
-          edge_lines: list[str]) -> None:
+          edge_lines: list[str], load: tuple[float, float]) -> None:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().split("\n")
                 if line.startswith("model name")), platform.processor())
     tool = ("wrk " + _wrk_version(has_wrk) + " (bench/invoke.lua, bench/roundrobin.lua) and bench/loadgen.py"
@@ -347,7 +348,10 @@ def write(rows: list[tuple[str, str, str, str]], floor: dict, local: dict, has_w
     lines = ["# fngate benchmark results", "",
              f"Machine: {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, "
              f"{platform.system()} {platform.release()}. Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. "
-             f"Whole run: {took_s / 60:.1f} min.", "",
+             f"Whole run: {took_s / 60:.1f} min. Load average (1 min) at its start / end: {load[0]:.1f} / "
+             f"{load[1]:.1f}" + (" — other work was running on the machine: tail latencies (p99) and throughput "
+                                 "are disturbed; compare figures within this run only." if max(load) > 2.5 else "."),
+             "",
              f"Load generators: {tool}; the gateway is a real `fngate serve` process.", "",
              f"Floor (trivial Chalice route in fngate's server, 1 keep-alive conn): p50 {floor['p50_ms']:.3f} ms, "
              f"p99 {floor['p99_ms']:.3f} ms. Same route under `chalice local`: p50 {local['p50_ms']:.1f} ms.", "",
