@@ -37,6 +37,7 @@ _CHALICE_500 = b'{"Code":"InternalServerError","Message":"An internal server err
 _PHRASES = {status.value: status.phrase for status in HTTPStatus}
 _PHRASES[901] = "Lambda Execution Failed"  # LivePerson's status for failures of the function's own code
 _NOT_HEADERS = frozenset({"HTTP_PROXY"})  # "Proxy:" is never a real request header (httpoxy)
+_NAMES: dict[str, str] = {}  # environ key → header name, e.g. HTTP_X_REQUEST_ID → x-request-id
 
 
 class Refused(Exception):
@@ -115,7 +116,12 @@ def _headers(environ: dict[str, Any], inherited: frozenset[tuple[str, str]],
     headers: dict[str, str] = {}
     for key in environ.keys() - process_keys:
         if key.startswith("HTTP_") and key not in _NOT_HEADERS and (key, value := environ[key]) not in inherited:
-            headers[key[5:].replace("_", "-").lower()] = value
+            name = _NAMES.get(key)
+            if name is None:
+                name = key[5:].replace("_", "-").lower()
+                if len(_NAMES) < 4096:  # bounded: clients choose the names
+                    _NAMES[key] = name
+            headers[name] = value
     if "CONTENT_TYPE" in environ:
         headers["content-type"] = environ["CONTENT_TYPE"]
     if "CONTENT_LENGTH" in environ:
@@ -230,7 +236,8 @@ def _from_chalice(response: dict[str, Any]) -> tuple[int, list[tuple[str, str]],
     body = response.get("body") or b""
     if response.get("isBase64Encoded"):
         body = base64.b64decode(body)
-    if any("\r" in k or "\n" in k or "\r" in v or "\n" in v for k, v in headers):
+    flat = "".join(k + v for k, v in headers)
+    if "\r" in flat or "\n" in flat:
         log.error("response header with CR or LF refused")
         return 500, [("Content-Type", "application/json")], b'{"message": "Internal Server Error"}'
     if body and not any(k.lower() == "content-type" for k, _ in headers):
