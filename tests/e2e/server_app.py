@@ -54,6 +54,14 @@ def make_app() -> Chalice:
     def cookies() -> Response:
         return Response(body="", headers={"Set-Cookie": ["a=1", "b=2"]}, status_code=204)
 
+    @app.route("/slow")
+    def slow() -> dict:
+        mark = (app.current_request.query_params or {}).get("mark")
+        if mark:
+            open(mark, "w").close()  # tells the test the request is inside the view
+        time.sleep(1.0)
+        return {"slow": True}
+
     @app.route("/boom")
     def boom() -> dict:
         raise RuntimeError("secret detail")

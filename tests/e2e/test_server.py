@@ -274,6 +274,22 @@ def test_tls_round_trip(tmp_path: Path) -> None:
         conn.close()
 
 
+def test_ctrl_c_lets_an_in_flight_request_finish(tmp_path: Path) -> None:
+    mark = tmp_path / "inside"
+    with served("--processes", "1") as srv:
+        result: dict[str, object] = {}
+        in_flight = threading.Thread(target=lambda: result.update(reply=request(srv, "GET", f"/slow?mark={mark}")))
+        in_flight.start()
+        deadline = time.monotonic() + 10
+        while not mark.exists() and time.monotonic() < deadline:  # until the request is inside the view
+            time.sleep(0.01)
+        stop(srv.process)
+        in_flight.join(10)
+
+    assert result["reply"][0] == 200 and json.loads(result["reply"][2]) == {"slow": True}
+    assert srv.process.returncode == 0
+
+
 def test_two_processes_serve_one_port_and_ctrl_c_stops_both() -> None:
     with served("--processes", "2") as srv:
         pids = set()
