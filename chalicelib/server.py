@@ -14,6 +14,7 @@ import base64
 import json
 import logging
 import os
+import socket
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from pathlib import Path
@@ -260,6 +261,7 @@ def serve(load_app: Callable[[], WSGIApp], host: str, port: int, *, processes: i
 
     if (tls_cert is None) != (tls_key is None):
         raise ValueError("tls_cert and tls_key go together")
+    _check_address(host, port)
     server = MPServer(
         target="fngate", address=host, port=port, interface=Interfaces.WSGI, workers=max(1, processes),
         blocking_threads=THREADS_PER_PROCESS, backpressure=MAX_CONNECTIONS,
@@ -273,3 +275,14 @@ def serve(load_app: Callable[[], WSGIApp], host: str, port: int, *, processes: i
         url = f"{'https' if tls_cert else 'http'}://{f'[{shown}]' if ':' in shown else shown}:{port}"
         server.on_startup(lambda: on_ready(url))
     server.serve(target_loader=load_app, wrap_loader=False)
+
+
+def _check_address(host: str, port: int) -> None:
+    """One clear line when the address is taken or not ours (granian would panic with a Rust backtrace)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as err:
+            raise SystemExit(f"fngate: cannot listen on {host}:{port}: {err.strerror}") from None

@@ -274,6 +274,18 @@ def test_tls_round_trip(tmp_path: Path) -> None:
         conn.close()
 
 
+def test_a_taken_port_is_one_line_and_a_non_zero_exit() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "tests.e2e.server_app", str(port)], cwd=ROOT,
+                              capture_output=True, text=True, timeout=30)
+
+    assert done.returncode != 0
+    assert done.stderr.strip() == f"fngate: cannot listen on 127.0.0.1:{port}: Address already in use"
+
+
 def test_ctrl_c_lets_an_in_flight_request_finish(tmp_path: Path) -> None:
     mark = tmp_path / "inside"
     with served("--processes", "1") as srv:
