@@ -261,6 +261,9 @@ def serve(load_app: Callable[[], WSGIApp], host: str, port: int, *, processes: i
 
     if (tls_cert is None) != (tls_key is None):
         raise ValueError("tls_cert and tls_key go together")
+    for path in (tls_cert, tls_key):
+        if path is not None and not os.access(path, os.R_OK):
+            raise SystemExit(f"fngate: cannot read {path}")
     _check_address(host, port)
     server = MPServer(
         target="fngate", address=host, port=port, interface=Interfaces.WSGI, workers=max(1, processes),
