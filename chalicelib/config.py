@@ -85,6 +85,7 @@ class Settings:
     deps_allow: tuple[str, ...] = ()
     deps_deny: tuple[str, ...] = ()
     records: str = "batched"  # invocation records: batched behind the answer | sync (before it; AWS Lambda)
+    shared_limits_path: Path | None = None  # file shared by the server processes for account limits; None: in-process
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:

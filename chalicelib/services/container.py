@@ -37,6 +37,7 @@ from chalicelib.services.toolbelt_host import ToolbeltHost
 from chalicelib.storage.base import Store
 
 EGRESS_TMP_PREFIX = "fngate-egress-"
+ALLOWLIST_TTL_S = 0.5  # a change made through another server process reaches this one's egress proxy within this
 
 
 @dataclass
@@ -95,11 +96,14 @@ def build_keyring(settings: Settings) -> Keyring:
 
 
 def egress_socket_path(settings: Settings) -> str:
-    """<data_dir>/run/egress.sock when worker uids can traverse to it; else (the CLI makes data_dir 0700) a
+    """<data_dir>/run/egress-<pid>.sock when worker uids can traverse to it; else (the CLI makes data_dir 0700) a
     per-process dir under the temp dir that they can traverse but not list."""
     run = settings.data_dir.resolve() / "run"
     if all(os.stat(d).st_mode & stat.S_IXOTH for d in (run.parent, *run.parent.parents) if d.exists()):
-        return str(run / "egress.sock")
+        for stale in run.glob("egress-*.sock"):  # of server processes that died without closing
+            if not os.path.exists(f"/proc/{stale.stem.partition('-')[2]}"):
+                stale.unlink(missing_ok=True)
+        return str(run / f"egress-{os.getpid()}.sock")  # one per server process
     private = Path(tempfile.gettempdir()) / f"{EGRESS_TMP_PREFIX}{os.getpid()}"
     private.mkdir(mode=0o711, exist_ok=True)
     os.chmod(private, 0o711)
@@ -113,8 +117,10 @@ def build_egress(settings: Settings, domains: DomainService) -> Any:
     routes, ports = {}, [80, 443, *settings.egress_ports]
     if settings.public_host and settings.self_address:  # functions call this gateway (Orchestrator, LpClient)
         routes[settings.public_host] = settings.self_address
-        ports.append(int(settings.public_host.rpartition(":")[2] or 80))
+        host, _, port = settings.public_host.rpartition(":")
+        ports.append(int(port) if host and port.isdigit() else 80)  # "host" alone: the default port
     proxy = EgressProxy(domains.allowlist_for, socket_path=egress_socket_path(settings),
+                        allowlist_ttl_s=ALLOWLIST_TTL_S,
                         resolver=mapped_resolver(routes, public_resolver(settings.egress_private_cidrs)),
                         allowed_ports=tuple(sorted(set(ports))))
     domains.on_change.append(proxy.invalidate)
@@ -164,6 +170,16 @@ def build_executor(settings: Settings, rpc_handler: Any = None, egress: Any = No
                                                   deny=settings.deps_deny))
 
 
+def build_limiter(settings: Settings) -> AccountLimiter:
+    """Per-account admission: in this process, or shared by every server process through a file."""
+    if settings.shared_limits_path is not None:
+        from chalicelib.services.shared_limiter import SharedAccountLimiter
+
+        return SharedAccountLimiter(settings.shared_limits_path, settings.account_rate_per_s,
+                                    settings.account_rate_per_s, settings.account_concurrency)
+    return AccountLimiter(settings.account_rate_per_s, settings.account_rate_per_s, settings.account_concurrency)
+
+
 def build_services(settings: Settings, *, store: Store | None = None, keyring: Keyring | None = None,
                    executor: Executor | None = None, clock: Clock | None = None) -> Services:
     """Everything a gateway process needs; pass parts in to replace them (tests, benchmarks)."""
@@ -186,8 +202,7 @@ def build_services(settings: Settings, *, store: Store | None = None, keyring: K
     deployments = DeploymentService(repo, executor, clock, jobs)
     runner.register(*deployments.handlers())
     recorder = InvocationRecorder(store, sync=settings.records == "sync")
-    limiter = AccountLimiter(settings.account_rate_per_s, settings.account_rate_per_s,
-                             settings.account_concurrency)
+    limiter = build_limiter(settings)
     provisioning = ProvisioningService(store, identity, secrets, domains, settings.domain_map, settings.public_host)
     invocations = InvocationService(repo, deployments, executor, recorder, clock, limiter)
     bots = BotService(store, keyring, clock, jobs, invocations, repo, settings.domain_map)

@@ -42,7 +42,7 @@ class Gateway:
     process: subprocess.Popen
 
     def request(self, method: str, path: str, *, token: str | None = None, body: Any = None,
-                raw: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, Any, dict[str, str]]:
+                raw: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, Any, Any]:
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
         req = urllib.request.Request(self.url + path, data=data, method=method)
         req.add_header("Content-Type", "application/json")
@@ -54,10 +54,10 @@ class Gateway:
             context = ssl._create_unverified_context() if self.url.startswith("https") else None  # test certs
             with urllib.request.urlopen(req, timeout=30, context=context) as res:
                 text = res.read()
-                return res.status, json.loads(text) if text else None, dict(res.headers)
+                return res.status, json.loads(text) if text else None, res.headers  # names: any case
         except urllib.error.HTTPError as err:
             text = err.read()
-            return err.code, json.loads(text) if text else None, dict(err.headers)
+            return err.code, json.loads(text) if text else None, err.headers
 
 
     def deploy(self, name: str, code: str, **extra: Any) -> str:
@@ -79,9 +79,9 @@ class Gateway:
 
 
 def start_gateway(tmp: Path, extra_env: dict[str, str] | None = None, args: tuple[str, ...] = (),
-                  host: str = "127.0.0.1", port: int | None = None, own_session: bool = False,
+                  host: str = "127.0.0.1", port: int | None = None,
                   log: Any = subprocess.PIPE) -> Gateway:
-    """``own_session``: the gateway and everything it starts form one process group (to kill it whole);
+    """The gateway and everything it starts form one process group (to kill it whole);
     ``log``: where its output goes (an open file for long runs: nobody reads the pipe until it stops)."""
     port = port or free_port()
     data_dir = tmp / "data"
@@ -89,7 +89,7 @@ def start_gateway(tmp: Path, extra_env: dict[str, str] | None = None, args: tupl
     proc = subprocess.Popen([sys.executable, "-m", "chalicelib.cli", "serve", "--host", host, "--port",
                              str(port), "--data-dir", str(data_dir), "--account", ACCOUNT, *args],
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=own_session)
+                            start_new_session=True)  # its own process group, as a terminal gives it
     deadline = time.time() + 30
     while time.time() < deadline:
         if proc.poll() is not None:
