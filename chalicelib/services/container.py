@@ -28,9 +28,11 @@ from chalicelib.services.identity import IdentityService, load_signer
 from chalicelib.services.invocations import InvocationService
 from chalicelib.services.jobs import JobService
 from chalicelib.services.limiter import AccountLimiter
+from chalicelib.services.logs import LogService
 from chalicelib.services.provisioning import ProvisioningService
 from chalicelib.services.records import InvocationRecorder
 from chalicelib.services.repository import FunctionRepository
+from chalicelib.services.retention import Purger
 from chalicelib.services.secrets import SecretService
 from chalicelib.services.toolbelt_host import ToolbeltHost
 from chalicelib.storage.base import Store
@@ -56,14 +58,19 @@ class Services:
     jobs: JobQueue
     runner: JobRunner
     job_admin: JobService
+    logs: LogService
+    purger: Purger
     egress: Any = None  # the local executor's EgressProxy, when this factory built one
 
     def start_background(self) -> None:
-        """What a long-running local gateway runs beside its requests: the job runner (``FNGATE_JOBS=background``)."""
+        """What a long-running local gateway runs beside its requests: the job runner (``FNGATE_JOBS=background``)
+        and the purge of expired records."""
         if self.settings.jobs == "background":
             self.runner.start()
+        self.purger.start()
 
     def close(self) -> None:
+        self.purger.stop()
         self.runner.stop()
         self.executor.close()
         if self.egress is not None:
@@ -186,7 +193,8 @@ def build_services(settings: Settings, *, store: Store | None = None, keyring: K
                     identity=identity, functions=FunctionService(repo, clock, deployments.idle),
                     deployments=deployments, jobs=jobs, runner=runner, job_admin=JobService(jobs),
                     invocations=InvocationService(repo, deployments, executor, recorder, clock, limiter),
-                    secrets=secrets, domains=domains, provisioning=provisioning, recorder=recorder, egress=egress)
+                    secrets=secrets, domains=domains, provisioning=provisioning, recorder=recorder, egress=egress,
+                    logs=LogService(store, repo, clock), purger=Purger(store, clock))
 
 
 _current: Services | None = None
