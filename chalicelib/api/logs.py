@@ -81,9 +81,10 @@ def jsonl_lines(entries: Iterable[LogEntry]) -> Iterator[str]:
         yield json.dumps(entry.to_dict() | {"time": _iso(entry.timestamp)}, ensure_ascii=False, default=str) + "\n"
 
 
-def _body(chunks: Iterable[str], gzip: bool) -> bytes:
+def body_of(chunks: Iterable[str], gzip: bool) -> str | bytes:
+    """Text as it is, or gzip-compressed as it is written (bytes: the local HTTP host sends them as they are)."""
     if not gzip:
-        return "".join(chunks).encode()
+        return "".join(chunks)
     packer, parts = zlib.compressobj(6, zlib.DEFLATED, 31), []  # wbits 31: a gzip stream
     for chunk in chunks:
         parts.append(packer.compress(chunk.encode()))
@@ -102,7 +103,7 @@ def _export(request: Request, uuid: str) -> Response:
                "Vary": "Accept-Encoding"}
     if gzip:
         headers["Content-Encoding"] = "gzip"
-    return Response(body=_body(chunks, gzip), status_code=200, headers=headers)
+    return Response(body=body_of(chunks, gzip), status_code=200, headers=headers)
 
 
 @route(bp, BASE + "/logs/export", ["GET"], tag="logs",
