@@ -257,7 +257,8 @@ def test_export_on_the_v2_path_and_as_json_lines(api, clock):
     lines = _export(api, f"{BASE}/logs/export?v=1&lambdaUUID={uuid}&startTimestamp={now - 1000}"
                          f"&endTimestamp={now}&format=jsonl")
     entries = [json.loads(line) for line in lines.body.decode().splitlines()]
-    assert len(entries) == 50 and entries[0]["message"] == "line 0" and entries[0]["time"].endswith("Z")
+    assert sorted(e["message"] for e in entries) == sorted(f"line {i}" for i in range(50))
+    assert entries[0]["time"].endswith("Z") and entries[0]["functionUuid"] == uuid
 
 
 def test_a_gzipped_export_is_the_same_text_compressed_as_it_is_written():
