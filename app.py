@@ -4,12 +4,24 @@ from __future__ import annotations
 
 from chalice import Chalice
 
-from chalicelib.api import auth, deployments, domains, events, functions, invoke, jobs, lambdas, openapi, secrets
+from chalicelib.api import (
+    auth,
+    deployments,
+    domains,
+    events,
+    functions,
+    invoke,
+    jobs,
+    lambdas,
+    openapi,
+    reports,
+    secrets,
+)
 from chalicelib.api import logs as function_logs
 from chalicelib.api.middleware import spec_errors
 
 app = Chalice(app_name="fngate")
 app.register_middleware(spec_errors, "http")
 for module in (auth, lambdas, functions, deployments, events, invoke, openapi, secrets, domains, jobs,
-               function_logs):
+               function_logs, reports):
     app.register_blueprint(module.bp)

@@ -94,6 +94,7 @@ def body_of(chunks: Iterable[str], gzip: bool) -> str | bytes:
 
 def _export(request: Request, uuid: str) -> Response:
     who = authenticate(request, request.uri_params["account_id"])
+    services().logs.check_function(who, uuid)
     flt = _filter(request, (uuid,))
     entries = services().logs.export(who, flt)
     jsonl = query_value(request, "format").lower() in ("jsonl", "json")

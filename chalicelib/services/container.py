@@ -31,6 +31,7 @@ from chalicelib.services.limiter import AccountLimiter
 from chalicelib.services.logs import LogService
 from chalicelib.services.provisioning import ProvisioningService
 from chalicelib.services.records import InvocationRecorder
+from chalicelib.services.reports import ReportService
 from chalicelib.services.repository import FunctionRepository
 from chalicelib.services.retention import Purger
 from chalicelib.services.secrets import SecretService
@@ -60,6 +61,7 @@ class Services:
     job_admin: JobService
     logs: LogService
     purger: Purger
+    reports: ReportService
     egress: Any = None  # the local executor's EgressProxy, when this factory built one
 
     def start_background(self) -> None:
@@ -194,7 +196,8 @@ def build_services(settings: Settings, *, store: Store | None = None, keyring: K
                     deployments=deployments, jobs=jobs, runner=runner, job_admin=JobService(jobs),
                     invocations=InvocationService(repo, deployments, executor, recorder, clock, limiter),
                     secrets=secrets, domains=domains, provisioning=provisioning, recorder=recorder, egress=egress,
-                    logs=LogService(store, repo, clock), purger=Purger(store, clock))
+                    logs=LogService(store, repo, clock), purger=Purger(store, clock),
+                    reports=ReportService(recorder.stats, repo, clock))
 
 
 _current: Services | None = None

@@ -109,6 +109,11 @@ class LogService:
             return [e for _, e in found[:limit]], encode_cursor(found[limit - 1][0])
         return [e for _, e in found], ""
 
+    def check_function(self, who: Principal, uuid: str) -> None:
+        """FunctionNotFound unless the account has the function (before a request's other faults)."""
+        require(who, "logs", Action.READ)
+        self._repo.get_cached(who.account_id, uuid)
+
     def export(self, who: Principal, flt: LogFilter) -> Iterator[LogEntry]:
         """Every matching entry within the retention period, oldest first, read lazily."""
         require(who, "logs", Action.READ)

@@ -6,76 +6,23 @@ import csv
 import gzip
 import io
 import json
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from chalice.test import Client
 
-from app import app
 from chalicelib.api.logs import body_of
-from chalicelib.domain.errors import ExecutionTimeExceeded, FunctionFailed, LogLimitReached
-from chalicelib.runtime.base import Outcome, Target
-from chalicelib.services.container import Services, use_services
 from chalicelib.storage.base import Query
-from tests.api.conftest import Api, body, v1_lambda
-from tests.conftest import ACCOUNT, OTHER_ACCOUNT
+from tests.api.conftest import Api, body
+from tests.api.scripted import BASE, deployed, invoke, scripted_api
+from tests.conftest import ACCOUNT
 
-BASE = f"/api/account/{ACCOUNT}"
 DAY_MS = 86_400_000
 
 
-class ScriptedExecutor:
-    """Logs what the payload says: {"logs": [[level, message, extras?], ...], "fail": kind}, stamped by the clock."""
-
-    def __init__(self, clock: Any) -> None:
-        self.clock = clock
-
-    def deploy(self, target: Target) -> None:
-        pass
-
-    def undeploy(self, account_id: str, function_uuid: str) -> None:
-        pass
-
-    def invoke(self, target: Target, event: dict[str, Any], *, timeout_s: float | None = None) -> Outcome:
-        payload = event.get("payload") or {}
-        now = int(self.clock.now() * 1000)
-        logs = [{"level": e[0], "message": e[1], "extras": e[2] if len(e) > 2 else [], "timestamp": now}
-                for e in payload.get("logs", [])]
-        fail = payload.get("fail")
-        if fail == "log-limit":
-            raise LogLimitReached(None, logs=[{"level": "Error", "message": "log limit reached", "extras": [],
-                                               "timestamp": now}])
-        if fail == "timeout":
-            raise ExecutionTimeExceeded(None, logs=logs)
-        if fail:
-            raise FunctionFailed(str(fail), logs=logs)
-        return Outcome(result={"ok": True}, logs=logs)
-
-    def close(self) -> None:
-        pass
-
-
 @pytest.fixture
-def api(make_services: Callable[..., Services], clock: Any) -> Iterator[Api]:
-    executor = ScriptedExecutor(clock)
-    svc = make_services(executor=executor)
-    creds, other = svc.identity.bootstrap(ACCOUNT), svc.identity.bootstrap(OTHER_ACCOUNT)
-    with use_services(svc), Client(app) as client:
-        yield Api(client, svc, creds, other, executor)
-
-
-def deployed(api: Api, name: str = "logger") -> str:
-    fn = body(api.dev("POST", f"{BASE}/lambdas?v=1", v1_lambda(name)))
-    assert api.dev("POST", f"{BASE}/deployments/{fn['uuid']}").status_code == 200
-    return fn["uuid"]
-
-
-def invoke(api: Api, uuid: str, logs: list[list[Any]], *, rid: str = "", fail: str = "", test: bool = False) -> int:
-    payload: dict[str, Any] = {"logs": logs} | ({"fail": fail} if fail else {})
-    headers = {"X-Request-ID": rid} if rid else {}
-    path = f"{BASE}/functions/{uuid}/test" if test else f"{BASE}/lambdas/{uuid}/invoke?v=1"
-    return api.dev("POST", path, {"timestamp": 0, "headers": [], "payload": payload}, headers=headers).status_code
+def api(make_services, clock):
+    with scripted_api(make_services, clock) as built:
+        yield built
 
 
 def search(api: Api, query: str, token: str | None = None) -> Any:
@@ -270,7 +217,7 @@ def test_a_gzipped_export_is_the_same_text_compressed_as_it_is_written():
 
 def test_export_needs_a_function_and_a_start(api):
     assert _export(api, f"{BASE}/logs/export?v=1&startTimestamp=0").status_code == 400
-    res = _export(api, f"{BASE}/logs/export?v=1&lambdaUUID=x")
+    res = _export(api, f"{BASE}/logs/export?v=1&lambdaUUID={deployed(api)}")
     assert res.status_code == 400 and "errorCode" in body(res)
 
 
