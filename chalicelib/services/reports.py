@@ -90,13 +90,14 @@ class ReportService:
         _check_window(start_ms, end_ms, METRICS_WINDOW_MS)
         if bucket_ms < SLOT_MS:
             raise BadInput(detail="bucketSize is at least 300 s (5 minutes)")
-        count = -(-(end_ms - start_ms + 1) // bucket_ms)
+        count = max(1, -(-(end_ms - start_ms) // bucket_ms))  # the last bucket holds the end instant too
         if count > MAX_BUCKETS:
             raise BadInput(detail=f"at most {MAX_BUCKETS} buckets; use a larger bucketSize")
         buckets = [{"from": start_ms + i * bucket_ms, "to": min(start_ms + (i + 1) * bucket_ms, end_ms),
                     **dict.fromkeys(BUCKET_STATES, 0)} for i in range(count)]
-        for at, counts in self._stats.slot_counts(who.account_id, uuid, start_ms, end_ms):
-            bucket = buckets[(at - start_ms) // bucket_ms]
+        # a 5-minute slot that began before the window but overlaps it counts in the first bucket
+        for at, counts in self._stats.slot_counts(who.account_id, uuid, start_ms - SLOT_MS + 1, end_ms):
+            bucket = buckets[min(count - 1, max(0, (at - start_ms) // bucket_ms))]
             for status, n in counts.items():
                 key = "UNKOWN" if status not in BUCKET_STATES else status
                 bucket[key] += n
