@@ -30,6 +30,11 @@ ENV_LAMBDA_IMAGE_URI = "FNGATE_LAMBDA_IMAGE_URI"  # worker image (needed for Nod
 ENV_JOBS = "FNGATE_JOBS"  # background (a runner thread in `fngate serve`) | inline | sqs
 ENV_JOBS_QUEUE_URL = "FNGATE_JOBS_QUEUE_URL"  # the SQS queue that announces jobs (FNGATE_JOBS=sqs)
 ENV_RECORDS = "FNGATE_RECORDS"  # batched (written behind the answer) | sync (written before it: AWS Lambda)
+ENV_MAIL = "FNGATE_MAIL"  # none | smtp | ses (default: smtp when FNGATE_SMTP_HOST is set, else none)
+ENV_MAIL_FROM = "FNGATE_MAIL_FROM"  # sender of email reports
+ENV_SMTP_HOST, ENV_SMTP_PORT = "FNGATE_SMTP_HOST", "FNGATE_SMTP_PORT"
+ENV_SMTP_TLS = "FNGATE_SMTP_TLS"  # none | starttls | ssl
+ENV_SMTP_USER, ENV_SMTP_PASSWORD = "FNGATE_SMTP_USER", "FNGATE_SMTP_PASSWORD"
 ENV_AWS_REGION = "AWS_REGION"
 ENV_LAMBDA_NAME = "AWS_LAMBDA_FUNCTION_NAME"  # set by the Lambda runtime
 
@@ -63,6 +68,13 @@ class Settings:
     jobs: str = "background"  # how jobs are drained: background | inline (tests, the CLI's local mode) | sqs
     jobs_queue_url: str = ""
     records: str = "batched"  # invocation records: batched behind the answer | sync (before it; AWS Lambda)
+    mail: str = "none"  # email reports' transport: none | smtp | ses
+    mail_from: str = "fngate@localhost"
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_tls: str = "none"
+    smtp_user: str = ""
+    smtp_password: str = field(default="", repr=False)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -89,6 +101,13 @@ class Settings:
             "jobs_queue_url": env.get(ENV_JOBS_QUEUE_URL, ""),
             # a Lambda is frozen once it has answered: nothing may be left to write behind the answer
             "records": env.get(ENV_RECORDS, "sync" if env.get(ENV_LAMBDA_NAME) else "batched"),
+            "mail": env.get(ENV_MAIL, "smtp" if env.get(ENV_SMTP_HOST) else "none"),
+            "mail_from": env.get(ENV_MAIL_FROM, "fngate@localhost"),
+            "smtp_host": env.get(ENV_SMTP_HOST, ""),
+            "smtp_port": int(env.get(ENV_SMTP_PORT, "25")),
+            "smtp_tls": env.get(ENV_SMTP_TLS, "none"),
+            "smtp_user": env.get(ENV_SMTP_USER, ""),
+            "smtp_password": env.get(ENV_SMTP_PASSWORD, ""),
         }
         return replace(cls(**values), **overrides)
 

@@ -11,7 +11,7 @@ import stat
 import tempfile
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +19,12 @@ from chalicelib.clock import Clock
 from chalicelib.config import Settings
 from chalicelib.crypto.envelope import Keyring, KmsKeyring, LocalKeyring
 from chalicelib.jobs import JobQueue, JobRunner
+from chalicelib.mail import Mailer, build_mailer
 from chalicelib.runtime.base import Executor
 from chalicelib.services.context_store import ContextStore
 from chalicelib.services.deployments import DeploymentService
 from chalicelib.services.domains import DomainService
+from chalicelib.services.email_reports import EmailReportService
 from chalicelib.services.functions import FunctionService
 from chalicelib.services.identity import IdentityService, load_signer
 from chalicelib.services.invocations import InvocationService
@@ -33,12 +35,13 @@ from chalicelib.services.provisioning import ProvisioningService
 from chalicelib.services.records import InvocationRecorder
 from chalicelib.services.reports import ReportService
 from chalicelib.services.repository import FunctionRepository
-from chalicelib.services.retention import Purger
+from chalicelib.services.retention import Periodic, Purger
 from chalicelib.services.secrets import SecretService
 from chalicelib.services.toolbelt_host import ToolbeltHost
 from chalicelib.storage.base import Store
 
 EGRESS_TMP_PREFIX = "fngate-egress-"
+EMAIL_TICK_S = 300.0  # how often a local gateway looks for due email reports
 
 
 @dataclass
@@ -62,7 +65,9 @@ class Services:
     logs: LogService
     purger: Purger
     reports: ReportService
+    email_reports: EmailReportService
     egress: Any = None  # the local executor's EgressProxy, when this factory built one
+    _periodic: list[Any] = field(default_factory=list)
 
     def start_background(self) -> None:
         """What a long-running local gateway runs beside its requests: the job runner (``FNGATE_JOBS=background``)
@@ -70,8 +75,11 @@ class Services:
         if self.settings.jobs == "background":
             self.runner.start()
         self.purger.start()
+        self._periodic.append(Periodic("email-reports", self.email_reports.tick, EMAIL_TICK_S).start())
 
     def close(self) -> None:
+        for task in self._periodic:
+            task.stop()
         self.purger.stop()
         self.runner.stop()
         self.executor.close()
@@ -167,7 +175,8 @@ def build_executor(settings: Settings, rpc_handler: Any = None, egress: Any = No
 
 
 def build_services(settings: Settings, *, store: Store | None = None, keyring: Keyring | None = None,
-                   executor: Executor | None = None, clock: Clock | None = None) -> Services:
+                   executor: Executor | None = None, clock: Clock | None = None,
+                   mailer: Mailer | None = None) -> Services:
     """Everything a gateway process needs; pass parts in to replace them (tests, benchmarks)."""
     clock = clock or Clock()
     store = store or build_store(settings)
@@ -191,13 +200,17 @@ def build_services(settings: Settings, *, store: Store | None = None, keyring: K
     limiter = AccountLimiter(settings.account_rate_per_s, settings.account_rate_per_s,
                              settings.account_concurrency)
     provisioning = ProvisioningService(store, identity, secrets, domains, settings.domain_map, settings.public_host)
+    reports = ReportService(recorder.stats, repo, clock)
+    email_reports = EmailReportService(store, jobs, reports, repo, mailer or build_mailer(settings), clock,
+                                       settings.mail_from)
+    runner.register(*email_reports.handlers())
     return Services(settings=settings, store=store, keyring=keyring, executor=executor, clock=clock,
                     identity=identity, functions=FunctionService(repo, clock, deployments.idle),
                     deployments=deployments, jobs=jobs, runner=runner, job_admin=JobService(jobs),
                     invocations=InvocationService(repo, deployments, executor, recorder, clock, limiter),
                     secrets=secrets, domains=domains, provisioning=provisioning, recorder=recorder, egress=egress,
                     logs=LogService(store, repo, clock), purger=Purger(store, clock),
-                    reports=ReportService(recorder.stats, repo, clock))
+                    reports=reports, email_reports=email_reports)
 
 
 _current: Services | None = None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from chalicelib.clock import Clock
 from chalicelib.storage.base import Store
@@ -50,3 +51,29 @@ class Purger:
             except Exception:  # the store is busy or gone: try again next round
                 log.exception("could not purge expired records")
             self._stop.wait(self._every)
+
+
+class Periodic:
+    """Runs ``task`` every ``every_s`` on a thread of a long-running local gateway (AWS uses a scheduled Lambda)."""
+
+    def __init__(self, name: str, task: Callable[[], object], every_s: float) -> None:
+        self._name, self._task, self._every = name, task, every_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> Periodic:
+        self._thread = threading.Thread(target=self._loop, name=self._name, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._every):
+            try:
+                self._task()
+            except Exception:
+                log.exception("%s failed; trying again in %.0f s", self._name, self._every)
