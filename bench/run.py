@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import fleet, jobs, wrk
+from bench import logs as logs_bench
 from bench.floor import _wait_port, chalice_local, floor_route
 from bench.loadgen import Spec, run
 
@@ -321,6 +322,7 @@ def main() -> None:
                  "–"))
     rows += isolation
     rows += jobs.rows()
+    rows += logs_bench.rows()
     write(rows, floor, local, has_wrk, time.perf_counter() - started)
     shutil.rmtree(work, ignore_errors=True)
 

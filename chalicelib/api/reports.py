@@ -59,7 +59,7 @@ def invocation_counts(account_id: str) -> Response:
 
 @route(bp, BASE + "/invocations/{uuid}", ["GET"], tag="reports",
        summary="A function's invocations by state in buckets: ?startTimestamp&endTimestamp (≤ 30 days)&bucketSize "
-               "(300, 3600 or 86400 s; values from 60000 up are ms) (lpf metrics)",
+               "(300, 3600 or 86400 s; values above 86400 are ms) (lpf metrics)",
        responses={"200": "{invocationStatistics: [{from, to, SUCCEEDED, CODING_FAILURE, PLATFORM_FAILURE, TIMEOUT, "
                          "UNKOWN}]}"})
 def invocation_buckets(account_id: str, uuid: str) -> Response:
@@ -68,7 +68,8 @@ def invocation_buckets(account_id: str, uuid: str) -> Response:
     end = _ms("endTimestamp", now_ms)
     start = _ms("startTimestamp", end - 3_600_000)
     size = _ms("bucketSize", 3600)
-    bucket_ms = size * 1000 if size < 60_000 else size  # lpf sends seconds though its comment says ms
+    # lpf sends seconds (300, 3600, 86400) though its comment says ms; ms sizes start at 300,000
+    bucket_ms = size * 1000 if size <= 86_400 else size
     stats = services().reports.invocation_buckets(who, uuid, start, end, bucket_ms)
     return json_response({"invocationStatistics": stats})
 

@@ -91,6 +91,10 @@ def test_invocation_buckets_as_lpf_metrics_asks_with_bucket_size_in_seconds(api,
     hourly = body(api.dev("GET", f"{BASE}/reports/invocations/{uuid}?startTimestamp={start}"
                                  f"&endTimestamp={start + 7 * 86_400_000}&bucketSize=3600"))["invocationStatistics"]
     assert len(hourly) == 168 and hourly[0]["SUCCEEDED"] == 3 and hourly[0]["CODING_FAILURE"] == 1
+    for size in ("86400", "86400000"):  # seconds as lpf sends them, or ms
+        daily = body(api.dev("GET", f"{BASE}/reports/invocations/{uuid}?startTimestamp={start}"
+                                    f"&endTimestamp={start + 7 * 86_400_000}&bucketSize={size}"))
+        assert [b["to"] - b["from"] for b in daily["invocationStatistics"]] == [86_400_000] * 7
 
 
 @pytest.mark.parametrize(("query", "status"), [
