@@ -6,6 +6,7 @@ from chalice import Chalice
 
 import chalicelib.api.email_reports as email_reports
 import chalicelib.api.logs as function_logs
+import chalicelib.api.replay as replay
 import chalicelib.api.reports as reports
 from chalicelib.api import auth, deployments, domains, events, functions, invoke, jobs, lambdas, openapi, secrets
 from chalicelib.api.middleware import spec_errors
@@ -17,5 +18,5 @@ app.register_middleware(access_log, "http")  # outermost: it sees the answer as 
 app.register_middleware(spec_errors, "http")
 for module in (auth, lambdas, functions, deployments, events, invoke, openapi, secrets, domains, jobs):
     app.register_blueprint(module.bp)
-for module in (function_logs, reports, email_reports):
+for module in (function_logs, reports, email_reports, replay):
     app.register_blueprint(module.bp)

@@ -33,6 +33,7 @@ from chalicelib.services.limiter import AccountLimiter
 from chalicelib.services.logs import LogService
 from chalicelib.services.provisioning import ProvisioningService
 from chalicelib.services.records import InvocationRecorder
+from chalicelib.services.replay import ReplayService
 from chalicelib.services.reports import ReportService
 from chalicelib.services.repository import FunctionRepository
 from chalicelib.services.retention import Periodic, Purger
@@ -66,6 +67,7 @@ class Services:
     purger: Purger
     reports: ReportService
     email_reports: EmailReportService
+    replay: ReplayService
     egress: Any = None  # the local executor's EgressProxy, when this factory built one
     _periodic: list[Any] = field(default_factory=list)
 
@@ -204,13 +206,16 @@ def build_services(settings: Settings, *, store: Store | None = None, keyring: K
     email_reports = EmailReportService(store, jobs, reports, repo, mailer or build_mailer(settings), clock,
                                        settings.mail_from)
     runner.register(*email_reports.handlers())
+    invocations = InvocationService(repo, deployments, executor, recorder, clock, limiter)
+    replay = ReplayService(store, keyring, repo, clock)
+    replay.invocations, invocations.keeper = invocations, replay
     return Services(settings=settings, store=store, keyring=keyring, executor=executor, clock=clock,
                     identity=identity, functions=FunctionService(repo, clock, deployments.idle),
                     deployments=deployments, jobs=jobs, runner=runner, job_admin=JobService(jobs),
-                    invocations=InvocationService(repo, deployments, executor, recorder, clock, limiter),
+                    invocations=invocations,
                     secrets=secrets, domains=domains, provisioning=provisioning, recorder=recorder, egress=egress,
                     logs=LogService(store, repo, clock), purger=Purger(store, clock),
-                    reports=reports, email_reports=email_reports)
+                    reports=reports, email_reports=email_reports, replay=replay)
 
 
 _current: Services | None = None

@@ -54,6 +54,7 @@ class InvocationService:
         self._repo, self._deployments, self._executor = repo, deployments, executor
         self._recorder, self._clock, self._limiter = recorder, clock, limiter
         self._targets: dict[tuple[str, str], tuple[int, Target]] = {}
+        self.keeper: Any = None  # ReplayService: keeps the inputs of functions that opted in
 
     def invoke(self, who: Principal, uuid: str, call: Call) -> Outcome:
         require(who, "lambda", Action.INVOKE)
@@ -104,10 +105,18 @@ class InvocationService:
         logs = outcome.logs if outcome else getattr(err, "logs", [])
         # runtime-and-toolbelt.md §1.5: a test invocation's logs go back to its caller, not into the store, and
         # Debug records are shown on test invocations only
-        logs = [] if call.source == "test" else [entry for entry in logs if entry.get("level") != "Debug"]
+        tested = call.source in ("test", "replay")
+        logs = [] if tested else [entry for entry in logs if entry.get("level") != "Debug"]
         record = {"function_uuid": fn.uuid, "manifest_version": target.manifest_version, "source": call.source,
                   "skill_id": call.skill_id, "request_id": call.request_id, "status": status,
                   "error_code": err.v1_code if err else "", "duration_ms": round((time.perf_counter() - started)
                                                                                 * 1000, 3),
                   "at": int(now * 1000), "logs": logs, EXPIRES_AT: int(now) + RECORD_KEPT_S}
-        self._recorder.record(fn.account_id, fn.uuid, f"{int(now * 1000):013d}#{call.request_id}", record)
+        sort_key = f"{int(now * 1000):013d}#{call.request_id}"
+        self._recorder.record(fn.account_id, fn.uuid, sort_key, record)
+        if self.keeper is not None and not tested and self.keeper.keeps(fn.account_id, fn.uuid):
+            try:
+                self.keeper.keep(fn.account_id, fn.uuid, sort_key, call.request_id, function_input(call.body),
+                                 outcome.result if outcome else None, err)
+            except Exception:  # keeping is a convenience: never fail the invocation for it
+                log.exception("could not keep the input of invocation %s", call.request_id)
