@@ -23,6 +23,7 @@ class ScriptedExecutor:
 
     def __init__(self, clock: Any) -> None:
         self.clock = clock
+        self.events: list[dict[str, Any]] = []
 
     def deploy(self, target: Target) -> None:
         pass
@@ -31,6 +32,7 @@ class ScriptedExecutor:
         pass
 
     def invoke(self, target: Target, event: dict[str, Any], *, timeout_s: float | None = None) -> Outcome:
+        self.events.append(event)
         payload = event.get("payload") or {}
         now = int(self.clock.now() * 1000)
         logs = [{"level": e[0], "message": e[1], "extras": e[2] if len(e) > 2 else [], "timestamp": now}

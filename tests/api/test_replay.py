@@ -61,6 +61,9 @@ def test_a_replay_reruns_the_input_and_compares_the_results(api):
     failed = body(api.dev("POST", f"{BASE}/functions/{uuid}/invocations/bad-1/replay"))
     assert failed["same"] is True and failed["replay"]["status"] == "CODING_FAILURE"
     assert failed["original"]["errorCode"] == "com.liveperson.faas.handler.custom-failure"
+    # AND the function got exactly the original input again
+    assert api.executor.events[-1] == api.executor.events[1] == {"headers": [{"key": "h", "value": "v"}],
+                                                                 "payload": {"fail": "nope"}}
     # AND replays are not kept themselves, and their logs are not stored
     assert len(body(api.dev("GET", f"{BASE}/functions/{uuid}/invocations"))) == 2
     api.services.recorder.flush()

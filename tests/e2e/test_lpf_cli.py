@@ -109,4 +109,10 @@ def test_lpf_logs_get_account_and_metrics_work_unchanged(tmp_path):
         assert sum(int(r["Successful Invocations"]) for r in table) == 2
         assert sum(int(r["Code-based Errors"]) for r in table) == 1
     finally:
-        stop_gateway(gw)
+        console = stop_gateway(gw)
+    # AND the gateway's console showed an access line per request and the deployment, with no token in it
+    lines = [json.loads(line) for line in console.splitlines() if line.startswith("{")]
+    exports = [ln for ln in lines if ln.get("message") == "request" and ln.get("route", "").endswith("/logs/export")]
+    assert len(exports) == 2 and all(ln["status"] == 200 and ln["function"] == uuid for ln in exports)
+    assert any(ln.get("message") == "deployment successful" and ln.get("function") == uuid for ln in lines)
+    assert token not in console and "Bearer" not in console
