@@ -6,6 +6,7 @@ from chalice import Blueprint, Response
 
 from chalicelib.api._wire import Dialect, authenticate, dialect_of, json_response, query_value, route
 from chalicelib.domain.errors import BadInput
+from chalicelib.observability import GATEWAY_METRICS
 from chalicelib.services.container import services
 from chalicelib.services.reports import month_start_ms
 
@@ -76,7 +77,9 @@ def invocation_buckets(account_id: str, uuid: str) -> Response:
 
 @route(bp, BASE + "/home", ["GET"], tag="reports",
        summary="This month's figures for the Home page (ours): functions by state, invocations, errors, p50/p99 per "
-               "function and account", responses={"200": "{functions, invocations, errors, p50Ms, p99Ms, perFunction}"})
+               "function and account; this process's request figures", responses={
+           "200": "{functions, invocations, errors, p50Ms, p99Ms, perFunction, gatewayRequests}"})
 def home(account_id: str) -> Response:
     who = authenticate(bp.current_request, account_id)
-    return json_response(services().reports.home(who))
+    # the requests this gateway process has answered for the account (kept in the process; EMF on AWS)
+    return json_response({**services().reports.home(who), "gatewayRequests": GATEWAY_METRICS.of(account_id)})

@@ -128,6 +128,7 @@ def test_home_figures_this_month(api, clock):
     per = {f["name"]: f for f in home["perFunction"]}
     assert (per["one"]["invocations"], per["one"]["errors"], per["two"]["errors"]) == (3, 0, 1)
     assert per["draft"]["invocations"] == 0 and per["draft"]["p50Ms"] is None
+    assert home["gatewayRequests"]["requests"] >= 7 and home["gatewayRequests"]["outcomes"]["ok"] >= 6
 
 
 def test_reports_are_readable_by_every_role_but_not_an_app_key(api):

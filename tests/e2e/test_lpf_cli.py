@@ -10,13 +10,16 @@ first run.
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 import os
 import random
 import shutil
+import ssl
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -94,6 +97,13 @@ def test_lpf_logs_get_account_and_metrics_work_unchanged(tmp_path):
         _, exported, _ = gw.request("GET", f"/api/account/{ACCOUNT}/logs?lambdaUUID={uuid}&startTimestamp={since}"
                                            "&order=asc", token=token)
         assert [r[4] for r in rows[1:]] == [e["requestId"] for e in exported["logs"]]
+        # AND the gateway sent it gzip-compressed as written (lpf accepts gzip), the same text
+        raw = urllib.request.Request(f"{gw.url}/api/account/{ACCOUNT}/logs/export?v=1&lambdaUUID={uuid}"
+                                     f"&startTimestamp={since}", headers={"Authorization": f"Bearer {token}",
+                                                                          "Accept-Encoding": "gzip"})
+        with urllib.request.urlopen(raw, context=ssl._create_unverified_context(), timeout=30) as answer:
+            assert answer.headers["Content-Encoding"] == "gzip"
+            assert gzip.decompress(answer.read()).decode() == out
         # AND --removeHeader with --levels leaves just the matching rows
         warn = _lpf(lpf, env, "logs", "lpflogs", f"--start={since}", "--removeHeader", "--levels", "Warn")
         assert [r[1] for r in csv.reader(io.StringIO(warn))] == ["Warn"] * 3
@@ -113,6 +123,6 @@ def test_lpf_logs_get_account_and_metrics_work_unchanged(tmp_path):
     # AND the gateway's console showed an access line per request and the deployment, with no token in it
     lines = [json.loads(line) for line in console.splitlines() if line.startswith("{")]
     exports = [ln for ln in lines if ln.get("message") == "request" and ln.get("route", "").endswith("/logs/export")]
-    assert len(exports) == 2 and all(ln["status"] == 200 and ln["function"] == uuid for ln in exports)
+    assert len(exports) == 3 and all(ln["status"] == 200 and ln["function"] == uuid for ln in exports)
     assert any(ln.get("message") == "deployment successful" and ln.get("function") == uuid for ln in lines)
     assert token not in console and "Bearer" not in console
