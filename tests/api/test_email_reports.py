@@ -238,3 +238,30 @@ def test_smtp_mailer_never_shows_its_password():
     assert "p@ss-word" not in repr(mailer)
     with pytest.raises(ValueError):
         SmtpMailer("h", tls="maybe")
+
+
+def test_smtp_with_starttls_and_login(tmp_path):
+    # GIVEN an SMTP server that requires STARTTLS before AUTH, with a self-signed certificate
+    import ssl
+
+    from tests.e2e.test_npm_client import _self_signed
+
+    cert, key = _self_signed(tmp_path, "127.0.0.1", names=("localhost",))
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    inbox, port = _Inbox(), _free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, tls_context=server_tls, require_starttls=True,
+                            authenticator=_check_login, auth_require_tls=True)
+    controller.start()
+    try:
+        client_tls = ssl.create_default_context(cafile=str(cert))
+        # WHEN a message goes out with tls=starttls and the right login, THEN it arrives
+        SmtpMailer("127.0.0.1", port, tls="starttls", username="mailer", password="s3cret-pw",
+                   context=client_tls).send(Message(SENDER, ("a@example.com",), "over TLS", "hello"))
+        assert [m["Subject"] for m in inbox.messages] == ["over TLS"]
+        # AND without STARTTLS the server refuses it, as a MailError
+        with pytest.raises(MailError, match="SMTP"):
+            SmtpMailer("127.0.0.1", port, username="mailer", password="s3cret-pw").send(
+                Message(SENDER, ("a@example.com",), "plain", "hello"))
+    finally:
+        controller.stop()
