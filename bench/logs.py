@@ -118,6 +118,7 @@ def search_and_reports(work: Path) -> dict[str, Any]:
 
         assert len(get(f"{base}/logs?lambdaUUID={fns[3]}&{day}")["logs"]) == 100
         out["search"] = _p50_ms(lambda: get(f"{base}/logs?lambdaUUID={fns[3]}&{day}"))
+        out["search_all"] = _p50_ms(lambda: get(f"{base}/logs?{day}"))
         out["search_level"] = _p50_ms(lambda: get(f"{base}/logs?lambdaUUID={fns[3]}&{day}&filterLevels=Error"))
         out["search_rid"] = _p50_ms(lambda: get(f"{base}/logs?lambdaUUID={fns[3]}&{day}&requestId=none"), 10)
         out["search_text"] = _p50_ms(lambda: get(f"{base}/logs?lambdaUUID={fns[3]}&{day}&text=order 99999 "), 10)
@@ -255,9 +256,10 @@ def rows() -> list[tuple[str, str, str, str]]:
         ("log search, one function and one day, first page of 100, over 1M stored log entries (100,000 "
          "invocations × 10 lines, 10 functions, 10 days) — in-process app", ms(s["search"]),
          f"≤ 50 ms (storing them took {s['write_s']:.0f} s)", verdict(s["search"][0] <= 50)),
-        ("… the same with filterLevels=Error / with a requestId that matches nothing / with a text that matches "
-         "nothing (both read the whole day: 10,000 lines)",
-         f"{ms(s['search_level'])} / {ms(s['search_rid'])} / {ms(s['search_text'])}", "–", "–"),
+        ("… the same over all 10 functions (no lambdaUUID) / with filterLevels=Error / with a requestId that "
+         "matches nothing / with a text that matches nothing (both read the whole day: 10,000 lines)",
+         f"{ms(s['search_all'])} / {ms(s['search_level'])} / {ms(s['search_rid'])} / {ms(s['search_text'])}",
+         "–", "–"),
         ("log export, 100,000 lines of one function as CSV: time, throughput, size / gateway RSS growth while "
          "writing it (plain text, then gzip as lpf asks)",
          f"{plain['seconds'] * 1000:.0f} ms, {100_000 / plain['seconds']:.0f} lines/s, "

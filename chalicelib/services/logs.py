@@ -26,6 +26,7 @@ LEVELS = ("Debug", "Info", "Warn", "Error")
 SEARCH_WINDOW_MS = 7 * 86_400_000  # runtime-and-toolbelt.md §1.5: log search window max 7 days
 PAGE_MAX = 1000
 _RECORDS_PER_READ = 200
+_FIRST_READ = 16
 _KIND = "invocation"
 
 
@@ -160,12 +161,14 @@ class LogService:
     def _records(self, account_id: str, uuid: str, low: str, high: str, reverse: bool,
                  request_id: str) -> Iterator[Record]:
         filters = {"request_id": request_id} if request_id else {}
-        while True:
+        size = _FIRST_READ  # small first: a page of results often needs few records (and a merge reads every
+        while True:         # function's first read before it yields anything)
             page = self._store.query(Query(_KIND, f"{account_id}#{uuid}", start=low, end=high, reverse=reverse,
-                                           limit=_RECORDS_PER_READ, filters=filters, omit=("input",)))
+                                           limit=size, filters=filters, omit=("input",)))
             yield from page
-            if len(page) < _RECORDS_PER_READ:
+            if len(page) < size:
                 return
+            size = min(size * 4, _RECORDS_PER_READ)
             if reverse:
                 high = page[-1].sk
             else:

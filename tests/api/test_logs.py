@@ -238,3 +238,24 @@ def test_logs_are_kept_30_days_then_hidden_and_purged(api, clock):
     # AND the purge removes the record itself
     assert api.services.purger.purge_once() == 1
     assert api.services.store.query(Query("invocation", f"{ACCOUNT}#{uuid}")) == []
+
+
+@pytest.mark.parametrize("order", ["asc", "desc"])
+def test_pages_over_many_reads_of_one_function(api, clock, order):
+    # GIVEN 300 invocations of one function (more than the store reads at once), 2 entries each
+    uuid = deployed(api)
+    for i in range(300):
+        clock.advance(0.002)  # a millisecond of its own each (entries of one millisecond order by request id)
+        invoke(api, uuid, [["Info", f"a{i:03d}"], ["Warn", f"b{i:03d}"]])
+    api.services.recorder.flush()
+    now = int(clock.now() * 1000)
+    seen, cursor = [], ""
+    while True:
+        page = body(api.dev("GET", f"{BASE}/logs?startTimestamp={now - DAY_MS}&endTimestamp={now}&limit=70"
+                                   f"&order={order}&lambdaUUID={uuid}&cursor={cursor}"))
+        seen += [e["message"] for e in page["logs"]]
+        cursor = page["cursor"]
+        if not cursor:
+            break
+    expected = [m for i in range(300) for m in (f"a{i:03d}", f"b{i:03d}")]
+    assert seen == (expected if order == "asc" else expected[::-1])
