@@ -21,8 +21,9 @@ from chalicelib.storage.base import Query
 from chalicelib.storage.sqlite import SqliteStore
 from tests.e2e.conftest import ACCOUNT, Gateway, start_gateway, stop_gateway
 
-# Loading takes 0.1 s (module code after the handler), so deploys are often in progress when the kill comes.
-PY = "def lambda_handler(input, callback):\n    callback(None, {'ok': True})\n\nimport time\ntime.sleep(0.1)\n"
+# Loading takes 0.3 s (module code after the handler), so a deploy acknowledged just before the kill is still in
+# progress when it comes.
+PY = "def lambda_handler(input, callback):\n    callback(None, {'ok': True})\n\nimport time\ntime.sleep(0.3)\n"
 FUNCTIONS = 8
 CLIENTS = 4
 DEPLOY_OPS_MAX = 12  # per function and crash, so the history (20 kept) holds all of them
@@ -36,6 +37,7 @@ class Tally:
     unknown: Counter = field(default_factory=Counter)  # sent, but the answer was lost in the crash
     undeploys: Counter = field(default_factory=Counter)
     invoked: list[tuple[str, str, float]] = field(default_factory=list)  # (uuid, request id, answered at)
+    last_deploy_at: float = 0.0  # when a deploy or rollback was last acknowledged
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -75,6 +77,7 @@ def client(gw: Gateway, token: str, uuids: list[str], tally: Tally, stop: thread
         with tally.lock:
             if status == 200 and op in ("deploy", "rollback"):
                 tally.deploys[uuid] += 1
+                tally.last_deploy_at = time.monotonic()
             elif status == 200 and op == "undeploy":
                 tally.undeploys[uuid] += 1
             elif status == 200 and op == "invoke":
@@ -105,7 +108,10 @@ def crash_cycle(tmp: Path, gw: Gateway, uuids: list[str], seed: int) -> Gateway:
                for i in range(CLIENTS)]
     for t in threads:
         t.start()
-    time.sleep(1.0 + random.Random(seed).random())
+    time.sleep(0.5 + random.Random(seed).random())
+    deadline = time.monotonic() + 10
+    while time.monotonic() - tally.last_deploy_at > 0.05 and time.monotonic() < deadline:
+        time.sleep(0.002)  # kill while a just-acknowledged deploy is still loading
     killed_at = time.monotonic()
     os.killpg(gw.process.pid, signal.SIGKILL)  # the gateway and every process it started, at once
     gw.process.wait()
