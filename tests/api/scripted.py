@@ -14,22 +14,18 @@ from chalicelib.runtime.base import Outcome, Target
 from chalicelib.services.container import Services, use_services
 from tests.api.conftest import Api, body, v1_lambda
 from tests.conftest import ACCOUNT, OTHER_ACCOUNT
+from tests.fakes import FakeExecutor
 
 BASE = f"/api/account/{ACCOUNT}"
 
 
-class ScriptedExecutor:
+class ScriptedExecutor(FakeExecutor):
     """Logs what the payload says: {"logs": [[level, message, extras?], ...], "fail": kind}, stamped by the clock."""
 
     def __init__(self, clock: Any) -> None:
+        super().__init__()
         self.clock = clock
         self.events: list[dict[str, Any]] = []
-
-    def deploy(self, target: Target) -> None:
-        pass
-
-    def undeploy(self, account_id: str, function_uuid: str) -> None:
-        pass
 
     def invoke(self, target: Target, event: dict[str, Any], *, timeout_s: float | None = None) -> Outcome:
         self.events.append(event)
@@ -46,9 +42,6 @@ class ScriptedExecutor:
         if fail:
             raise FunctionFailed(str(fail), logs=logs)
         return Outcome(result={"ok": True}, logs=logs)
-
-    def close(self) -> None:
-        pass
 
 
 @contextlib.contextmanager
