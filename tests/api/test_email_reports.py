@@ -265,3 +265,22 @@ def test_smtp_with_starttls_and_login(tmp_path):
                 Message(SENDER, ("a@example.com",), "plain", "hello"))
     finally:
         controller.stop()
+
+
+def test_smtp_over_implicit_tls(tmp_path):
+    import ssl
+
+    from tests.e2e.test_npm_client import _self_signed
+
+    cert, key = _self_signed(tmp_path, "127.0.0.1")
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    inbox, port = _Inbox(), _free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, ssl_context=server_tls)
+    controller.start()
+    try:
+        SmtpMailer("127.0.0.1", port, tls="ssl", context=ssl.create_default_context(cafile=str(cert))).send(
+            Message(SENDER, ("a@example.com",), "implicit TLS", "hello"))
+        assert [m["Subject"] for m in inbox.messages] == ["implicit TLS"]
+    finally:
+        controller.stop()
