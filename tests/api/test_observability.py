@@ -156,3 +156,12 @@ def test_on_lambda_each_request_is_emitted_as_emf(capsys):
                                                  (901, "function_failed")])
 def test_outcome_of_a_status(status, outcome):
     assert outcome_of(status) == outcome
+
+
+def test_the_access_line_sees_the_answer_as_it_leaves(api, lines):
+    # a 405 that Chalice itself produces is rewritten by the error middleware; the access line sees the result
+    res = api.dev("PATCH", f"{BASE}/lambdas?v=1")
+    assert res.status_code == 405
+    line = lines.access()[-1]
+    assert (line["status"], line["error_code"]) == (405, "com.liveperson.faas.es.methodnotallowed")
+    assert line["request_id"] == res.headers["X-Request-ID"]
