@@ -14,7 +14,6 @@ import base64
 import contextlib
 import json
 import threading
-import time
 from typing import Any
 
 from nacl.secret import SecretBox
@@ -74,7 +73,7 @@ class ReplayService:
         return {"keepInputs": keep, "keptForSeconds": KEPT_S}
 
     def keeps(self, account_id: str, uuid: str) -> bool:
-        now = time.monotonic()
+        now = self._clock.now()
         cached = self._keeps.get((account_id, uuid))
         if cached is not None and cached[0] > now:
             return cached[1]
