@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import deps, fleet, jobs, wrk
+from bench import logs as logs_bench
 from bench.floor import _wait_port, chalice_local, floor_route
 from bench.loadgen import Spec, run
 
@@ -337,6 +338,7 @@ def main() -> None:
     rows += isolation
     rows += deps.rows()
     rows += jobs.rows()
+    rows += logs_bench.rows()
     write(rows, floor, local, has_wrk, time.perf_counter() - started, edge_lines,
           (load_before, os.getloadavg()[0]))
     shutil.rmtree(work, ignore_errors=True)

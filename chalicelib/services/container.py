@@ -11,7 +11,7 @@ import stat
 import tempfile
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,25 +19,32 @@ from chalicelib.clock import Clock
 from chalicelib.config import Settings
 from chalicelib.crypto.envelope import Keyring, KmsKeyring, LocalKeyring
 from chalicelib.jobs import JobQueue, JobRunner
+from chalicelib.mail import Mailer, build_mailer
 from chalicelib.runtime.base import Executor
 from chalicelib.services.bots import BotService
 from chalicelib.services.context_store import ContextStore
 from chalicelib.services.deployments import DeploymentService
 from chalicelib.services.domains import DomainService
+from chalicelib.services.email_reports import EmailReportService
 from chalicelib.services.functions import FunctionService
 from chalicelib.services.identity import IdentityService, load_signer
 from chalicelib.services.invocations import InvocationService
 from chalicelib.services.jobs import JobService
 from chalicelib.services.limiter import AccountLimiter
+from chalicelib.services.logs import LogService
 from chalicelib.services.provisioning import ProvisioningService
 from chalicelib.services.records import InvocationRecorder
+from chalicelib.services.replay import ReplayService
+from chalicelib.services.reports import ReportService
 from chalicelib.services.repository import FunctionRepository
+from chalicelib.services.retention import Periodic, Purger
 from chalicelib.services.secrets import SecretService
 from chalicelib.services.toolbelt_host import ToolbeltHost
 from chalicelib.storage.base import Store
 
 EGRESS_TMP_PREFIX = "fngate-egress-"
 ALLOWLIST_TTL_S = 0.5  # a change made through another server process reaches this one's egress proxy within this
+EMAIL_TICK_S = 300.0  # how often a local gateway looks for due email reports
 
 
 @dataclass
@@ -58,15 +65,27 @@ class Services:
     jobs: JobQueue
     runner: JobRunner
     job_admin: JobService
+    logs: LogService
+    purger: Purger
+    reports: ReportService
+    email_reports: EmailReportService
+    replay: ReplayService
     egress: Any = None  # the local executor's EgressProxy, when this factory built one
     bots: Any = None  # BotService (Third-Party Bots connector)
+    _periodic: list[Any] = field(default_factory=list)
 
     def start_background(self) -> None:
-        """What a long-running local gateway runs beside its requests: the job runner (``FNGATE_JOBS=background``)."""
+        """What a long-running local gateway runs beside its requests: the job runner (``FNGATE_JOBS=background``)
+        and the purge of expired records."""
         if self.settings.jobs == "background":
             self.runner.start()
+        self.purger.start()
+        self._periodic.append(Periodic("email-reports", self.email_reports.tick, EMAIL_TICK_S).start())
 
     def close(self) -> None:
+        for task in self._periodic:
+            task.stop()
+        self.purger.stop()
         self.runner.stop()
         self.executor.close()
         if self.egress is not None:
@@ -181,7 +200,8 @@ def build_limiter(settings: Settings) -> AccountLimiter:
 
 
 def build_services(settings: Settings, *, store: Store | None = None, keyring: Keyring | None = None,
-                   executor: Executor | None = None, clock: Clock | None = None) -> Services:
+                   executor: Executor | None = None, clock: Clock | None = None,
+                   mailer: Mailer | None = None) -> Services:
     """Everything a gateway process needs; pass parts in to replace them (tests, benchmarks)."""
     clock = clock or Clock()
     store = store or build_store(settings)
@@ -207,12 +227,20 @@ def build_services(settings: Settings, *, store: Store | None = None, keyring: K
     invocations = InvocationService(repo, deployments, executor, recorder, clock, limiter)
     bots = BotService(store, keyring, clock, jobs, invocations, repo, settings.domain_map)
     runner.register(*bots.handlers())
+    reports = ReportService(recorder.stats, repo, clock)
+    email_reports = EmailReportService(store, jobs, reports, repo, mailer or build_mailer(settings), clock,
+                                       settings.mail_from)
+    runner.register(*email_reports.handlers())
+    replay = ReplayService(store, keyring, repo, clock)
+    replay.invocations, invocations.keeper = invocations, replay
     return Services(settings=settings, store=store, keyring=keyring, executor=executor, clock=clock,
                     identity=identity, functions=FunctionService(repo, clock, deployments.idle,
                                                                          settings.function_limits),
                     deployments=deployments, jobs=jobs, runner=runner, job_admin=JobService(jobs),
                     invocations=invocations, secrets=secrets, domains=domains, provisioning=provisioning,
-                    recorder=recorder, egress=egress, bots=bots)
+                    recorder=recorder, egress=egress, bots=bots,
+                    logs=LogService(store, repo, clock), purger=Purger(store, clock),
+                    reports=reports, email_reports=email_reports, replay=replay)
 
 
 _current: Services | None = None

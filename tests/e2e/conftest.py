@@ -40,6 +40,7 @@ class Gateway:
     data_dir: Path
     creds: dict[str, str]
     process: subprocess.Popen
+    console: Path | None = None  # the file its output goes to (start_gateway's default)
 
     def request(self, method: str, path: str, *, token: str | None = None, body: Any = None,
                 raw: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, Any, Any]:
@@ -80,20 +81,28 @@ class Gateway:
 
 def start_gateway(tmp: Path, extra_env: dict[str, str] | None = None, args: tuple[str, ...] = (),
                   host: str = "127.0.0.1", port: int | None = None,
-                  log: Any = subprocess.PIPE) -> Gateway:
-    """The gateway and everything it starts form one process group (to kill it whole);
-    ``log``: where its output goes (an open file for long runs: nobody reads the pipe until it stops)."""
+                  log: Any = None) -> Gateway:
+    """The gateway and everything it starts form one process group (to kill it whole); ``log``: where its output
+    goes; by default a file (``Gateway.console``) that stop_gateway returns, since the gateway writes a line per
+    request and a pipe nobody reads until the end would fill up and stall it."""
     port = port or free_port()
     data_dir = tmp / "data"
+    console = None
+    if log is None:
+        console = tmp / f"console-{port}.log"
+        log = open(console, "w")  # noqa: SIM115 (the child writes it until it stops)
     env = {**os.environ, "FNGATE_FUNCTION_TIMEOUT_S": "5", **(extra_env or {})}
     proc = subprocess.Popen([sys.executable, "-m", "chalicelib.cli", "serve", "--host", host, "--port",
                              str(port), "--data-dir", str(data_dir), "--account", ACCOUNT, *args],
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)  # its own process group, as a terminal gives it
+    if console is not None:
+        log.close()  # the child has its own copy
     deadline = time.time() + 30
     while time.time() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"fngate serve exited: {proc.stdout.read() if proc.stdout else log}")
+            raise RuntimeError(f"fngate serve exited: {proc.stdout.read() if proc.stdout else ''}"
+                               f"{console.read_text() if console else log}")
         try:
             with socket.create_connection((host, port), timeout=0.2):
                 break
@@ -102,7 +111,7 @@ def start_gateway(tmp: Path, extra_env: dict[str, str] | None = None, args: tupl
     boot = fngate("admin", "bootstrap", "--account", ACCOUNT, "--public-host", f"localhost:{port}", data_dir=data_dir)
     assert boot.returncode == 0, boot.stderr
     scheme = "https" if "--tls-cert" in args else "http"
-    return Gateway(f"{scheme}://{host}:{port}", port, data_dir, json.loads(boot.stdout), proc)
+    return Gateway(f"{scheme}://{host}:{port}", port, data_dir, json.loads(boot.stdout), proc, console)
 
 
 def stop_gateway(gw: Gateway) -> str:
@@ -112,7 +121,7 @@ def stop_gateway(gw: Gateway) -> str:
     except subprocess.TimeoutExpired:
         gw.process.kill()
         out, _ = gw.process.communicate()
-    return out or ""
+    return gw.console.read_text() if gw.console else out or ""
 
 
 @pytest.fixture(scope="module")
