@@ -1,4 +1,4 @@
-"""The floor: Chalice's LocalGateway in our threaded server answering a trivial JSON route, and `chalice local`.
+"""The floor: a trivial JSON Chalice route in fngate's server (granian + ChaliceWSGI), and under `chalice local`.
 
 Both are measured in the same run as the gateway's own figures so every number has a peer.
 """
@@ -12,22 +12,20 @@ import tempfile
 import time
 from pathlib import Path
 
-from chalice import Chalice
-
 from bench.loadgen import Spec, run
-from chalicelib.server import GatewayServer
-
-FLOOR_APP = Chalice(app_name="floor")
 
 
-@FLOOR_APP.route("/ping")
-def ping() -> dict[str, bool]:
-    return {"ok": True}
-
-
-def floor_route(seconds: float) -> dict:
-    with GatewayServer(FLOOR_APP, "127.0.0.1", 0) as srv:
-        return run(Spec("127.0.0.1", srv.port, "GET", "/ping", {}), seconds=seconds)
+def floor_route(seconds: float, port: int = 18600) -> dict:
+    """bench.edge's trivial route in fngate's server, one process."""
+    proc = subprocess.Popen([sys.executable, "-m", "bench.edge", "floor", "granian", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_port(port)
+        time.sleep(0.5)
+        return run(Spec("127.0.0.1", port, "GET", "/ping", {}), seconds=seconds)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 def chalice_local(seconds: float, port: int) -> dict:

@@ -1,5 +1,5 @@
-"""Where the time goes per invocation: cProfile of the invoke route in-process (the request → event → app path
-chalicelib/server.py runs for every request, a real warm Python worker).
+"""Where the time goes per invocation: cProfile of the invoke route in-process (the WSGI environ → event → app path
+chalicelib/server.py's adapter runs for every request, a real warm Python worker).
 
 Writes bench/profile.txt. The HTTP server's own cost is the floor route measured in bench/run.py.
 """
@@ -14,12 +14,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from chalice.config import Config
-from chalice.local import LocalGateway
-
 from app import app
 from chalicelib.config import Settings
-from chalicelib.server import _Gateway, _make_thread_safe, _memoize_content_type_matching
+from chalicelib.server import ChaliceWSGI
 from chalicelib.services.container import build_services, install
 from chalicelib.services.functions import FunctionChanges
 
@@ -37,23 +34,29 @@ def profile(n: int = 2000) -> tuple[float, str]:
         fn = svc.functions.create(dev, FunctionChanges(name="noop", runtime="python3.11", code=NOOP))
         svc.deployments.deploy(dev, fn.uuid)
         token = svc.identity.app_token("acc", creds["clientId"], creds["clientSecret"])["access_token"]
-        _make_thread_safe(app)
-        _memoize_content_type_matching()
-        gw = _Gateway(app, LocalGateway(app, Config()))
-        headers = {"Authorization": "Bearer " + token, "Content-Type": "application/json", "Host": "bench",
-                   "Content-Length": "41"}
+        adapter = ChaliceWSGI(app)
         body = b'{"timestamp":0,"headers":[],"payload":{}}'
-        path = f"/api/account/acc/lambdas/{fn.uuid}/invoke?v=1&skillId=&externalSystem=bench"
+        path = f"/api/account/acc/lambdas/{fn.uuid}/invoke"
+        environ = {"REQUEST_METHOD": "POST", "PATH_INFO": path, "QUERY_STRING": "v=1&skillId=&externalSystem=bench",
+                   "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": "bench",
+                   "HTTP_AUTHORIZATION": "Bearer " + token, "CONTENT_TYPE": "application/json",
+                   "CONTENT_LENGTH": str(len(body))}
+
+        def call() -> None:
+            answer: list[str] = []
+            adapter({**environ, "wsgi.input": io.BytesIO(body)}, lambda status, headers: answer.append(status))
+            assert answer[0].startswith("200"), answer
+
         for _ in range(200):
-            gw.handle_request("POST", path, headers, body, "127.0.0.1")
+            call()
         started = time.perf_counter()
         for _ in range(n):
-            gw.handle_request("POST", path, headers, body, "127.0.0.1")
+            call()
         plain_us = (time.perf_counter() - started) / n * 1e6
         prof = cProfile.Profile()
         prof.enable()
         for _ in range(n):
-            gw.handle_request("POST", path, headers, body, "127.0.0.1")
+            call()
         prof.disable()
     finally:
         svc.close()

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import deps, fleet, jobs, schedules, wrk
+from bench import logs as logs_bench
 from bench.floor import _wait_port, chalice_local, floor_route
 from bench.loadgen import Spec, run
 
@@ -32,18 +33,20 @@ CAP = 16  # FNGATE_MAX_WORKERS of the fleet gateway
 PY_WORKER_MB, NODE_WORKER_MB, GATEWAY_MB = 25, 50, 80  # the per-process targets
 # The fleet's memory bound: the gateway, the zygote, one spare per language and CAP Python workers at their targets.
 RSS_BOUND_MB = GATEWAY_MB + PY_WORKER_MB * (CAP + 2) + NODE_WORKER_MB
+ONE = ("--processes", "1")  # the rows of this table: one server process (bench/edge.py compares 1 and 2)
 
 
 class Gateway:
-    def __init__(self, work: Path, port: int, env: dict[str, str] | None = None) -> None:
+    def __init__(self, work: Path, port: int, env: dict[str, str] | None = None, *, args: tuple[str, ...] = (),
+                 cwd: Path = ROOT) -> None:
         self.port, self.data = port, work / f"data-{port}"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "chalicelib.cli", "serve", "--port", str(port), "--data-dir", str(self.data),
-             "--account", ACCOUNT], cwd=ROOT, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL,
+             "--account", ACCOUNT, *args], cwd=cwd, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL)
         _wait_port(port)
         boot = subprocess.run([sys.executable, "-m", "chalicelib.cli", "admin", "bootstrap", "--data-dir",
-                               str(self.data), "--account", ACCOUNT], cwd=ROOT, capture_output=True, text=True,
+                               str(self.data), "--account", ACCOUNT], cwd=cwd, capture_output=True, text=True,
                               check=True)
         self.creds = json.loads(boot.stdout)
         self.token = self.call("POST", f"/sentinel/api/account/{ACCOUNT}/app/token?v=2.0",
@@ -139,12 +142,27 @@ BEFORE = {
 
 SETTLE_S = 2.0
 NOTES = [
-    "- Fixes in this round, each measured against BEFORE (the `before` column): (1) chalicelib/server.py parses",
-    "  the request line and headers itself instead of through http.server's email parser, and replaces",
-    "  LocalGateway's per-request route matching (every route tried, urlparse/parse_qs each time) by a table",
-    "  compiled once, with the Lambda context's request id made only if read; same answers, LocalGateway still",
-    "  serves CORS preflights and routes with authorizers. (2) Invocation records are handed to the writer with",
-    "  one deque append (the writer wakes once per batch, not once per record through a condition variable).",
+    "- The HTTP edge is granian (Rust, hyper) with a thin WSGI adapter (chalicelib/server.py) after commit",
+    "  d29d1ba; the table above runs `fngate serve --processes 1`, the section *The HTTP edge and server",
+    "  processes* compares 1 and 2 processes and the previous hand-written server side by side. granian was",
+    "  chosen over gunicorn gthread on the trivial-route rows (1.8–3.7× its requests per second in the runs of",
+    "  2026-11-27, all on a busy machine) and because it parses HTTP in hyper, serves TLS and supervises the",
+    "  processes itself. The previous server, hand-trimmed around Chalice's private internals, is about as",
+    "  fast at one connection (either is ahead by tens of µs from run to run); its parsing is what went.",
+    "- Gateway CPU per invocation is higher than the previous server's (+40–80 µs over 4 runs): it patched Chalice",
+    "  privates (a memoized content-type matcher, the app's class) and wrote its own event conversion; the",
+    "  adapter keeps to Chalice's public entry, and granian's WSGI environ carries the process environment.",
+    "  A quarter to a third of it is the pipe write that wakes the function worker (profile.txt: ~55 µs).",
+    "- Account limits: the token bucket's time is now read under its lock. Read before it, concurrent",
+    "  admissions could move the bucket's stamp backwards and count a refill twice (a single process let",
+    "  ~4,100 answers through in 4 s at 500/s); the overload rows now show rate + burst across processes.",
+    "- Fleet with 2 processes: each keeps FNGATE_MAX_WORKERS / 2 warm workers plus its own zygote and spares",
+    "  (~+110 MB at peak); an owner process for all workers would add a unix-socket hop per call (hand-over row)",
+    "  and a process every call crosses, so the workers are partitioned.",
+    "- Earlier rounds, measured against BEFORE (the `before` column): (1) the previous server's own parsing and",
+    "  compiled route table (the route table remains, in the adapter). (2) Invocation records are handed to the",
+    "  writer with one deque append (the writer wakes once per batch, not once per record through a condition",
+    "  variable).",
     "  (3) Request ids are made without a system call; the account limiter's context manager is a class, not a",
     "  generator. (4) Listings that show no code (V2 list, deployments) ask the store to leave code, environment",
     "  and dependencies out (`Query.omit`: SQLite drops them itself from documents over 4 kB, else after decoding;",
@@ -153,15 +171,9 @@ NOTES = [
     "  version); field names of the dataclasses are looked up once, not per decode. (5) The record writer",
     "  stores records in transactions of 20 (one executemany in SQLite) and yields the GIL between them, so a",
     "  request no longer waits behind a whole batch being encoded (the 1-connection p99). (6) Chalice's",
-    "  content-type matcher (four calls a request) is memoized, and a token seen before is answered from a",
-    "  cache while unexpired and its principal's existence check (5 s) is fresh.",
-    "- Throughput (missed) is bound by the gateway's one core (the GIL): at 16 connections the gateway process",
-    "  uses ~100% of a core while the machine has ~50% idle, and spends ~1.3–1.5× its single-connection CPU per",
-    "  request on thread hand-offs (16 handler threads, 4 workers per function, pipe waits). Per request its",
-    "  handler threads spend ~2× the CPU the same code takes in a hot in-process loop (profile.txt): every",
-    "  request crosses three processes (client, gateway, worker) on two cores.",
-    "- The floor got faster with fix (1) too (p50 0.28 ms before; 0.13–0.24 ms in today's runs), so `≤ 3× floor`",
-    "  now compares with a floor at or below the issue's 0.18 ms.",
+    "  content-type matcher was memoized (no longer: it is private to Chalice), and a token seen before is",
+    "  answered from a cache while unexpired and its principal's existence check (5 s) is fresh.",
+    "- One process is bound by its one core (the GIL); `--processes 2` uses the second core (section below).",
     "- Evicted first invokes are the executor's time. Fixes in the runtime this round: Node workers start from",
     "  a V8 start-up snapshot built with their own flags (~10 ms less Node start-up; any V8 heap flag otherwise",
     "  costs ~10 ms, the built-in code cache being refused); a Node spare starts its egress relay while idle",
@@ -194,10 +206,14 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="fngate-bench-"))
     rows: list[tuple[str, str, str, str]] = []
     has_wrk = ensure_wrk()
-    started = time.perf_counter()
+    started, load_before = time.perf_counter(), os.getloadavg()[0]
+    from bench import edge
+
+    edge_lines = edge.section(work) if has_wrk else ["## The HTTP edge and server processes", "",
+                                                     "Not measured: wrk is not installed.", ""]
     floor = floor_route(3.0)
     local = chalice_local(2.0, 18601)
-    gw = Gateway(work, 18602)
+    gw = Gateway(work, 18602, args=ONE)
     try:
         idle_rss, _ = gw.rss_mb()
         time.sleep(SETTLE_S)  # a running gateway: its spares and Node snapshot are made in the first ~1 s
@@ -214,7 +230,7 @@ def main() -> None:
         gw_rss, workers = gw.rss_mb()
     finally:
         gw.stop()
-    over = Gateway(work, 18603, {"FNGATE_ACCOUNT_RATE": "500"})
+    over = Gateway(work, 18603, {"FNGATE_ACCOUNT_RATE": "500"}, args=ONE)
     try:
         uuid = over.create("noop-over", NOOP_PY, "python3.11")
         over.deploy_and_first_invoke(uuid)
@@ -223,7 +239,7 @@ def main() -> None:
                         if has_wrk else None)
     finally:
         over.stop()
-    big = Gateway(work, 18604, {"FNGATE_MAX_WORKERS": str(CAP)})
+    big = Gateway(work, 18604, {"FNGATE_MAX_WORKERS": str(CAP)}, args=ONE)
     try:
         client = fleet.Client(big.port)
         t0 = time.perf_counter()
@@ -322,12 +338,15 @@ def main() -> None:
     rows += isolation
     rows += deps.rows()
     rows += jobs.rows()
+    rows += logs_bench.rows()
     rows += schedules.rows()
-    write(rows, floor, local, has_wrk, time.perf_counter() - started)
+    write(rows, floor, local, has_wrk, time.perf_counter() - started, edge_lines,
+          (load_before, os.getloadavg()[0]))
     shutil.rmtree(work, ignore_errors=True)
 
 
-def write(rows: list[tuple[str, str, str, str]], floor: dict, local: dict, has_wrk: str, took_s: float) -> None:
+def write(rows: list[tuple[str, str, str, str]], floor: dict, local: dict, has_wrk: str, took_s: float,
+          edge_lines: list[str], load: tuple[float, float]) -> None:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().split("\n")
                 if line.startswith("model name")), platform.processor())
     tool = ("wrk " + _wrk_version(has_wrk) + " (bench/invoke.lua, bench/roundrobin.lua) and bench/loadgen.py"
@@ -335,14 +354,17 @@ def write(rows: list[tuple[str, str, str, str]], floor: dict, local: dict, has_w
     lines = ["# fngate benchmark results", "",
              f"Machine: {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, "
              f"{platform.system()} {platform.release()}. Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. "
-             f"Whole run: {took_s / 60:.1f} min.", "",
+             f"Whole run: {took_s / 60:.1f} min. Load average (1 min) at its start / end: {load[0]:.1f} / "
+             f"{load[1]:.1f}" + (" — other work was running on the machine: tail latencies (p99) and throughput "
+                                 "are disturbed; compare figures within this run only." if max(load) > 2.5 else "."),
+             "",
              f"Load generators: {tool}; the gateway is a real `fngate serve` process.", "",
              f"Floor (trivial Chalice route in fngate's server, 1 keep-alive conn): p50 {floor['p50_ms']:.3f} ms, "
              f"p99 {floor['p99_ms']:.3f} ms. Same route under `chalice local`: p50 {local['p50_ms']:.1f} ms.", "",
              "| figure | measured | peer / target / before | verdict |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
     lines += ["", "Profile of the hot path: bench/profile.txt. Notes on the misses are in NOTES below.", "",
-              "## NOTES", "", *NOTES]
+              *edge_lines, "## NOTES", "", *NOTES]
     (Path(__file__).parent / "results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

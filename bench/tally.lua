@@ -4,7 +4,7 @@
 
 function response(status, headers, body)
    statuses[status] = (statuses[status] or 0) + 1
-   if status == 429 and headers["Retry-After"] == nil then
+   if status == 429 and headers["Retry-After"] == nil and headers["retry-after"] == nil then
       no_retry_after = no_retry_after + 1
    end
 end

@@ -1,6 +1,6 @@
 """The `fngate` command: run the gateway locally and administer accounts.
 
-  fngate serve --host H --port P --data-dir D [--tls-cert F --tls-key F] [--account A]
+  fngate serve --host H --port P --data-dir D [--tls-cert F --tls-key F] [--account A] [--processes N]
   fngate admin bootstrap --data-dir D --account A        → one JSON object of credentials on stdout
   fngate admin create-user --data-dir D --account A --login L --role FaaS-Developer [--password-stdin]
   fngate admin rotate-master-key --data-dir D [--resume] [--remove-old-keys]   → a JSON report on stdout
@@ -9,8 +9,12 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
+import multiprocessing
+import os
+import signal
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -52,10 +56,8 @@ def _identity(settings: Settings) -> Any:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from app import app
-    from chalicelib.api.transport import render_transport_error
+    import app  # noqa: F401  imported once here, shared by the forked server processes
     from chalicelib.server import serve
-    from chalicelib.services.container import build_services, install
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = _settings(args)
@@ -64,25 +66,59 @@ def cmd_serve(args: argparse.Namespace) -> int:
     listen = "127.0.0.1" if args.host in ("0.0.0.0", "", "::") else args.host
     settings = replace(settings, self_address=f"{listen}:{args.port}")
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    services = build_services(settings)
-    install(services)
-    services.start_background()
-    first = not services.identity.account_exists(args.account)
-    services.identity.ensure_account(args.account)
+    processes = max(1, args.processes or os.cpu_count() or 1)
+    settings = _per_process(settings, processes)
+    admin = _admin(settings)  # before the processes start; closed, as a store must not cross a fork
+    try:
+        first = not admin.identity.account_exists(args.account)
+        admin.identity.ensure_account(args.account)
+    finally:
+        admin.store.close()
 
     def ready(address: str) -> None:
-        print(f"fngate listening on {address} (data: {settings.data_dir})", flush=True)
+        print(f"fngate listening on {address} with {processes} process{'es' if processes > 1 else ''} "
+              f"(data: {settings.data_dir})", flush=True)
         if first:
             print(f"Created account '{args.account}'.", flush=True)
         print(f"Credentials: fngate admin bootstrap --data-dir {settings.data_dir} --account {args.account}",
               flush=True)
 
+    failed = multiprocessing.Event()  # set by a server process that cannot build its services
+    serve(functools.partial(_gateway_process, settings, failed), args.host, args.port, processes=processes,
+          tls_cert=args.tls_cert, tls_key=args.tls_key, on_ready=ready)
+    return 2 if failed.is_set() else 0
+
+
+def _per_process(settings: Settings, processes: int) -> Settings:
+    """What each of `processes` gateway processes is given: an equal share of the machine's warm-worker cap, and
+    the file through which they share the accounts' rate and concurrency limits."""
+    return replace(settings, max_workers=max(1, settings.max_workers // processes),
+                   shared_limits_path=settings.data_dir / "run" / "limits")
+
+
+def _gateway_process(settings: Settings, failed: Any) -> Any:
+    """Runs in each server process: its own services (store connection, executor, background loops), closed when
+    the process stops; answers with the WSGI app. If they cannot be built (no sandbox, say), the whole server
+    stops with one line on stderr instead of replacing the process again and again."""
+    from multiprocessing.util import Finalize
+
+    from app import app
+    from chalicelib.api.transport import render_transport_error
+    from chalicelib.domain.errors import FngateError
+    from chalicelib.server import ChaliceWSGI
+    from chalicelib.services.container import build_services, install
+
     try:
-        serve(app, args.host, args.port, tls_cert=args.tls_cert, tls_key=args.tls_key,
-              max_body=settings.max_body_bytes, on_ready=ready, error_renderer=render_transport_error)
-    finally:
-        services.close()
-    return 0
+        services = build_services(settings)
+    except FngateError as err:
+        print(f"fngate: {err}", file=sys.stderr, flush=True)
+        failed.set()
+        os.kill(os.getppid(), signal.SIGTERM)
+        os._exit(2)
+    install(services)
+    services.start_background()  # the job runner: one per process, leases keep them from sharing a job
+    Finalize(services, services.close, exitpriority=10)  # multiprocessing runs these as a worker process exits
+    return ChaliceWSGI(app, max_body=settings.max_body_bytes, error_renderer=render_transport_error)
 
 
 def cmd_bootstrap(args: argparse.Namespace) -> int:
@@ -140,6 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls-cert")
     serve.add_argument("--tls-key")
     serve.add_argument("--account", default=DEFAULT_ACCOUNT, help="account created on first start")
+    serve.add_argument("--processes", type=int, default=0,
+                       help="server processes on the one port (default: the number of cores)")
     serve.add_argument("--insecure-sandbox", action="store_true",
                        help="run functions with weaker isolation where the OS lacks namespaces / root")
     serve.set_defaults(func=cmd_serve)

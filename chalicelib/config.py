@@ -39,6 +39,11 @@ ENV_DEPS_ALLOW = "FNGATE_DEPS_ALLOW"  # comma-separated package name globs a fun
 ENV_DEPS_DENY = "FNGATE_DEPS_DENY"  # globs refused anywhere in a resolved dependency tree
 ENV_EGRESS_PORTS = "FNGATE_EGRESS_PORTS"  # ports functions may reach besides 80 and 443 (comma-separated)
 ENV_EGRESS_PRIVATE_CIDRS = "FNGATE_EGRESS_PRIVATE_CIDRS"  # private networks allowlisted hosts may resolve into
+ENV_MAIL = "FNGATE_MAIL"  # none | smtp | ses (default: smtp when FNGATE_SMTP_HOST is set, else none)
+ENV_MAIL_FROM = "FNGATE_MAIL_FROM"  # sender of email reports
+ENV_SMTP_HOST, ENV_SMTP_PORT = "FNGATE_SMTP_HOST", "FNGATE_SMTP_PORT"
+ENV_SMTP_TLS = "FNGATE_SMTP_TLS"  # none | starttls | ssl
+ENV_SMTP_USER, ENV_SMTP_PASSWORD = "FNGATE_SMTP_USER", "FNGATE_SMTP_PASSWORD"
 ENV_SCHEDULER = "FNGATE_SCHEDULER"  # local (a thread of `fngate serve`) | eventbridge (AWS) | off
 ENV_SCHEDULER_TARGET_ARN = "FNGATE_SCHEDULER_TARGET_ARN"  # eventbridge: the app's fire_schedules Lambda
 ENV_SCHEDULER_ROLE_ARN = "FNGATE_SCHEDULER_ROLE_ARN"  # eventbridge: the role EventBridge invokes it with
@@ -90,6 +95,14 @@ class Settings:
     deps_allow: tuple[str, ...] = ()
     deps_deny: tuple[str, ...] = ()
     records: str = "batched"  # invocation records: batched behind the answer | sync (before it; AWS Lambda)
+    shared_limits_path: Path | None = None  # file shared by the server processes for account limits; None: in-process
+    mail: str = "none"  # email reports' transport: none | smtp | ses
+    mail_from: str = "fngate@localhost"
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_tls: str = "none"
+    smtp_user: str = ""
+    smtp_password: str = field(default="", repr=False)
     scheduler: str = "local"  # what fires schedules: local | eventbridge | off
     scheduler_target_arn: str = ""
     scheduler_role_arn: str = ""
@@ -130,6 +143,13 @@ class Settings:
             "deps_deny": _globs(env.get(ENV_DEPS_DENY)),
             # a Lambda is frozen once it has answered: nothing may be left to write behind the answer
             "records": env.get(ENV_RECORDS, "sync" if env.get(ENV_LAMBDA_NAME) else "batched"),
+            "mail": env.get(ENV_MAIL, "smtp" if env.get(ENV_SMTP_HOST) else "none"),
+            "mail_from": env.get(ENV_MAIL_FROM, "fngate@localhost"),
+            "smtp_host": env.get(ENV_SMTP_HOST, ""),
+            "smtp_port": int(env.get(ENV_SMTP_PORT, "25")),
+            "smtp_tls": env.get(ENV_SMTP_TLS, "none"),
+            "smtp_user": env.get(ENV_SMTP_USER, ""),
+            "smtp_password": env.get(ENV_SMTP_PASSWORD, ""),
             "scheduler": env.get(ENV_SCHEDULER, "eventbridge" if env.get(ENV_SCHEDULER_TARGET_ARN) else "local"),
             "scheduler_target_arn": env.get(ENV_SCHEDULER_TARGET_ARN, ""),
             "scheduler_role_arn": env.get(ENV_SCHEDULER_ROLE_ARN, ""),

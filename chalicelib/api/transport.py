@@ -1,19 +1,19 @@
-"""Errors the HTTP host answers before the app sees the request (unknown route, 405, 413, 408, 500)."""
+"""Errors the HTTP edge answers before the app sees the request (unknown route, 405, 411, 413, 400, 500)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from chalicelib.api._wire import dialect_for, error_body
+from chalicelib.api._wire import REQUEST_ID, dialect_for, error_body, new_request_id
 from chalicelib.domain.errors import BadInput, FngateError, MethodNotAllowed, PayloadTooLarge, RouteNotFound
 
 _BY_STATUS = {
     404: lambda m, p: RouteNotFound(method=m, path=p),
     405: lambda m, p: MethodNotAllowed(method=m, path=p),
     413: lambda m, p: PayloadTooLarge(limit="the configured"),
-    408: lambda m, p: BadInput(detail="request was not received in time"),
     400: lambda m, p: BadInput(detail="malformed HTTP request"),
+    411: lambda m, p: BadInput(detail="a request body needs a Content-Length (chunked bodies are refused)"),
 }
 
 
@@ -24,4 +24,5 @@ def render_transport_error(status: int, method: str, path: str, headers: dict[st
     v = v[0] if isinstance(v, list) and v else v
     lowered = {k.lower() for k in headers}
     body = json.dumps(error_body(err, dialect_for(v, path, "lp-eventsource" in lowered))).encode()
-    return status, {"Content-Type": "application/json"}, body
+    rid = next((v for k, v in headers.items() if k.lower() == "x-request-id"), "")[:128] or new_request_id()
+    return status, {"Content-Type": "application/json", REQUEST_ID: rid}, body

@@ -11,7 +11,7 @@ import stat
 import tempfile
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,25 +19,33 @@ from chalicelib.clock import Clock, OffsetClock
 from chalicelib.config import Settings
 from chalicelib.crypto.envelope import Keyring, KmsKeyring, LocalKeyring
 from chalicelib.jobs import JobQueue, JobRunner
+from chalicelib.mail import Mailer, build_mailer
 from chalicelib.runtime.base import Executor
 from chalicelib.services.bots import BotService
 from chalicelib.services.context_store import ContextStore
 from chalicelib.services.deployments import DeploymentService
 from chalicelib.services.domains import DomainService
+from chalicelib.services.email_reports import EmailReportService
 from chalicelib.services.functions import FunctionService
 from chalicelib.services.identity import IdentityService, load_signer
 from chalicelib.services.invocations import InvocationService
 from chalicelib.services.jobs import JobService
 from chalicelib.services.limiter import AccountLimiter
+from chalicelib.services.logs import LogService
 from chalicelib.services.provisioning import ProvisioningService
 from chalicelib.services.records import InvocationRecorder
+from chalicelib.services.replay import ReplayService
+from chalicelib.services.reports import ReportService
 from chalicelib.services.repository import FunctionRepository
+from chalicelib.services.retention import Periodic, Purger
 from chalicelib.services.schedules import ScheduleService
 from chalicelib.services.secrets import SecretService
 from chalicelib.services.toolbelt_host import ToolbeltHost
 from chalicelib.storage.base import Store
 
 EGRESS_TMP_PREFIX = "fngate-egress-"
+ALLOWLIST_TTL_S = 0.5  # a change made through another server process reaches this one's egress proxy within this
+EMAIL_TICK_S = 300.0  # how often a local gateway looks for due email reports
 
 
 @dataclass
@@ -58,22 +66,33 @@ class Services:
     jobs: JobQueue
     runner: JobRunner
     job_admin: JobService
+    logs: LogService
+    purger: Purger
+    reports: ReportService
+    email_reports: EmailReportService
+    replay: ReplayService
     egress: Any = None  # the local executor's EgressProxy, when this factory built one
     schedules: ScheduleService = None  # type: ignore[assignment]  # always set by build_services
     scheduler: Any = None  # the LocalScheduler (FNGATE_SCHEDULER=local), started by start_background
     bots: Any = None  # BotService (Third-Party Bots connector)
+    _periodic: list[Any] = field(default_factory=list)
 
     def start_background(self) -> None:
         """What a long-running local gateway runs beside its requests: the job runner (``FNGATE_JOBS=background``)
-        and the local scheduler."""
+        the purge of expired records and the local scheduler."""
         if self.settings.jobs == "background":
             self.runner.start()
             if self.scheduler is not None:
                 self.scheduler.start()
+        self.purger.start()
+        self._periodic.append(Periodic("email-reports", self.email_reports.tick, EMAIL_TICK_S).start())
 
     def close(self) -> None:
         if self.scheduler is not None:
             self.scheduler.stop()
+        for task in self._periodic:
+            task.stop()
+        self.purger.stop()
         self.runner.stop()
         self.executor.close()
         if self.egress is not None:
@@ -103,11 +122,14 @@ def build_keyring(settings: Settings) -> Keyring:
 
 
 def egress_socket_path(settings: Settings) -> str:
-    """<data_dir>/run/egress.sock when worker uids can traverse to it; else (the CLI makes data_dir 0700) a
+    """<data_dir>/run/egress-<pid>.sock when worker uids can traverse to it; else (the CLI makes data_dir 0700) a
     per-process dir under the temp dir that they can traverse but not list."""
     run = settings.data_dir.resolve() / "run"
     if all(os.stat(d).st_mode & stat.S_IXOTH for d in (run.parent, *run.parent.parents) if d.exists()):
-        return str(run / "egress.sock")
+        for stale in run.glob("egress-*.sock"):  # of server processes that died without closing
+            if not os.path.exists(f"/proc/{stale.stem.partition('-')[2]}"):
+                stale.unlink(missing_ok=True)
+        return str(run / f"egress-{os.getpid()}.sock")  # one per server process
     private = Path(tempfile.gettempdir()) / f"{EGRESS_TMP_PREFIX}{os.getpid()}"
     private.mkdir(mode=0o711, exist_ok=True)
     os.chmod(private, 0o711)
@@ -121,8 +143,10 @@ def build_egress(settings: Settings, domains: DomainService) -> Any:
     routes, ports = {}, [80, 443, *settings.egress_ports]
     if settings.public_host and settings.self_address:  # functions call this gateway (Orchestrator, LpClient)
         routes[settings.public_host] = settings.self_address
-        ports.append(int(settings.public_host.rpartition(":")[2] or 80))
+        host, _, port = settings.public_host.rpartition(":")
+        ports.append(int(port) if host and port.isdigit() else 80)  # "host" alone: the default port
     proxy = EgressProxy(domains.allowlist_for, socket_path=egress_socket_path(settings),
+                        allowlist_ttl_s=ALLOWLIST_TTL_S,
                         resolver=mapped_resolver(routes, public_resolver(settings.egress_private_cidrs)),
                         allowed_ports=tuple(sorted(set(ports))))
     domains.on_change.append(proxy.invalidate)
@@ -172,8 +196,19 @@ def build_executor(settings: Settings, rpc_handler: Any = None, egress: Any = No
                                                   deny=settings.deps_deny))
 
 
+def build_limiter(settings: Settings) -> AccountLimiter:
+    """Per-account admission: in this process, or shared by every server process through a file."""
+    if settings.shared_limits_path is not None:
+        from chalicelib.services.shared_limiter import SharedAccountLimiter
+
+        return SharedAccountLimiter(settings.shared_limits_path, settings.account_rate_per_s,
+                                    settings.account_rate_per_s, settings.account_concurrency)
+    return AccountLimiter(settings.account_rate_per_s, settings.account_rate_per_s, settings.account_concurrency)
+
+
 def build_services(settings: Settings, *, store: Store | None = None, keyring: Keyring | None = None,
-                   executor: Executor | None = None, clock: Clock | None = None) -> Services:
+                   executor: Executor | None = None, clock: Clock | None = None,
+                   mailer: Mailer | None = None) -> Services:
     """Everything a gateway process needs; pass parts in to replace them (tests, benchmarks)."""
     clock = clock or (OffsetClock(settings.clock_offset_s) if settings.clock_offset_s else Clock())
     store = store or build_store(settings)
@@ -194,8 +229,7 @@ def build_services(settings: Settings, *, store: Store | None = None, keyring: K
     deployments = DeploymentService(repo, executor, clock, jobs)
     runner.register(*deployments.handlers())
     recorder = InvocationRecorder(store, sync=settings.records == "sync")
-    limiter = AccountLimiter(settings.account_rate_per_s, settings.account_rate_per_s,
-                             settings.account_concurrency)
+    limiter = build_limiter(settings)
     provisioning = ProvisioningService(store, identity, secrets, domains, settings.domain_map, settings.public_host)
     invocations = InvocationService(repo, deployments, executor, recorder, clock, limiter)
     functions = FunctionService(repo, clock, deployments.idle, settings.function_limits)
@@ -205,10 +239,18 @@ def build_services(settings: Settings, *, store: Store | None = None, keyring: K
     functions.on_delete.append(schedules.forget_function)
     bots = BotService(store, keyring, clock, jobs, invocations, repo, settings.domain_map)
     runner.register(*bots.handlers())
+    reports = ReportService(recorder.stats, repo, clock)
+    email_reports = EmailReportService(store, jobs, reports, repo, mailer or build_mailer(settings), clock,
+                                       settings.mail_from)
+    runner.register(*email_reports.handlers())
+    replay = ReplayService(store, keyring, repo, clock)
+    replay.invocations, invocations.keeper = invocations, replay
     return Services(settings=settings, store=store, keyring=keyring, executor=executor, clock=clock,
                     identity=identity, functions=functions, deployments=deployments, jobs=jobs, runner=runner,
                     job_admin=JobService(jobs), invocations=invocations, secrets=secrets, domains=domains,
-                    provisioning=provisioning, recorder=recorder, egress=egress, bots=bots, schedules=schedules,
+                    provisioning=provisioning, recorder=recorder, egress=egress, bots=bots,
+                    logs=LogService(store, repo, clock), purger=Purger(store, clock),
+                    reports=reports, email_reports=email_reports, replay=replay, schedules=schedules,
                     scheduler=scheduler)
 
 

@@ -242,7 +242,17 @@ class DeploymentService:
             try:
                 self._repo.save(replace(change(fn), version=fn.version + 1), version,
                                 also=[self._repo.deployment_op(dep)])
+                _announce(dep)
                 return
             except VersionConflict:
                 continue
         raise VersionConflict(what=f"Function {dep.function_uuid}")
+
+
+def _announce(dep: Deployment) -> None:
+    """One log line per deployment outcome (the console of `fngate serve`, CloudWatch on AWS)."""
+    failed = bool(dep.error_code)
+    log.log(logging.WARNING if failed else logging.INFO, "deployment %s%s", dep.state, " with an error" if failed
+            else "", extra={"account": dep.account_id, "function": dep.function_uuid, "deployment": dep.id,
+                            "deployment_state": dep.state, "error_code": dep.error_code,
+                            "error": dep.error_message[:500]})

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.clock import Clock
-from chalicelib.domain.errors import BadInput, FngateError, FunctionFailed, NotDeployed
+from chalicelib.domain.errors import BadInput, ExecutionTimeExceeded, FngateError, FunctionFailed, NotDeployed
 from chalicelib.domain.models import Function
 from chalicelib.domain.permissions import Action, Principal, require
 from chalicelib.domain.states import State, is_invocable
@@ -18,8 +18,10 @@ from chalicelib.services.deployments import DeploymentService
 from chalicelib.services.limiter import AccountLimiter
 from chalicelib.services.records import InvocationRecorder
 from chalicelib.services.repository import FunctionRepository
+from chalicelib.storage.base import EXPIRES_AT
 
 log = logging.getLogger(__name__)
+RECORD_KEPT_S = 30 * 86_400  # invocation records, and the function logs they carry, are kept 30 days
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class InvocationService:
         self._repo, self._deployments, self._executor = repo, deployments, executor
         self._recorder, self._clock, self._limiter = recorder, clock, limiter
         self._targets: dict[tuple[str, str], tuple[int, Target]] = {}
+        self.keeper: Any = None  # ReplayService: keeps the inputs of functions that opted in
 
     def invoke(self, who: Principal, uuid: str, call: Call) -> Outcome:
         require(who, "lambda", Action.INVOKE)
@@ -97,12 +100,23 @@ class InvocationService:
     def _record(self, fn: Function, target: Target, call: Call, started: float, err: FngateError | None,
                 outcome: Outcome | None = None) -> None:
         now = self._clock.now()
-        status = "SUCCEEDED" if err is None else ("CODING_FAILURE" if isinstance(err, FunctionFailed)
-                                                  else "PLATFORM_FAILURE")
+        status = "SUCCEEDED" if err is None else "TIMEOUT" if isinstance(err, ExecutionTimeExceeded) else (
+            "CODING_FAILURE" if isinstance(err, FunctionFailed) else "PLATFORM_FAILURE")
         logs = outcome.logs if outcome else getattr(err, "logs", [])
+        # runtime-and-toolbelt.md §1.5: a test invocation's logs go back to its caller, not into the store, and
+        # Debug records are shown on test invocations only
+        tested = call.source in ("test", "replay")
+        logs = [] if tested else [entry for entry in logs if entry.get("level") != "Debug"]
         record = {"function_uuid": fn.uuid, "manifest_version": target.manifest_version, "source": call.source,
                   "skill_id": call.skill_id, "request_id": call.request_id, "status": status,
                   "error_code": err.v1_code if err else "", "duration_ms": round((time.perf_counter() - started)
                                                                                 * 1000, 3),
-                  "at": int(now * 1000), "logs": logs}
-        self._recorder.record(fn.account_id, fn.uuid, f"{int(now * 1000):013d}#{call.request_id}", record)
+                  "at": int(now * 1000), "logs": logs, EXPIRES_AT: int(now) + RECORD_KEPT_S}
+        sort_key = f"{int(now * 1000):013d}#{call.request_id}"
+        self._recorder.record(fn.account_id, fn.uuid, sort_key, record)
+        if self.keeper is not None and not tested and self.keeper.keeps(fn.account_id, fn.uuid):
+            try:
+                self.keeper.keep(fn.account_id, fn.uuid, sort_key, call.request_id, function_input(call.body),
+                                 outcome.result if outcome else None, err)
+            except Exception:  # keeping is a convenience: never fail the invocation for it
+                log.exception("could not keep the input of invocation %s", call.request_id)

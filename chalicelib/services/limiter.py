@@ -54,8 +54,8 @@ class AccountLimiter:
             self._in_flight[account_id] -= 1
 
     def _acquire(self, account_id: str) -> None:
-        now = self._clock()
         with self._lock:
+            now = self._clock()  # read under the lock: a stamp must never move backwards (refill counted twice)
             bucket = self._buckets.get(account_id)
             if bucket is None:
                 bucket = self._buckets[account_id] = _Bucket(self._burst, now)

@@ -15,6 +15,7 @@ from dataclasses import replace
 
 from chalicelib.domain.errors import FunctionNotFound, NameTaken, VersionConflict
 from chalicelib.domain.models import Deployment, Function, Manifest
+from chalicelib.domain.states import is_invocable
 from chalicelib.storage.base import MUST_NOT_EXIST, Delete, Put, Query, Store, check_omit, omit_fields
 
 
@@ -45,11 +46,12 @@ def _seq(n: int) -> str:
 
 
 class FunctionRepository:
-    """Also a cache of decoded functions for the invoke path. ``fresh=True`` (the local SQLite store): each lookup
-    asks the store for the record's version only (an index read, no document) and decodes again only when it
-    changed, so a change committed by any process is seen by the next invocation. ``fresh=False`` (DynamoDB, where
-    that read is a network round trip): entries live CACHE_TTL_S, so other processes' writes (other Lambda
-    containers) are seen within that; writes through this repository invalidate it at once either way."""
+    """Also a cache of decoded functions for the invoke path. ``fresh=True`` (the local SQLite store, shared by the
+    server processes): each lookup asks the store for the record's version only (an index read, no document) and
+    decodes again only when it changed, so a change committed by any process is seen by the next invocation.
+    ``fresh=False`` (DynamoDB, where that read is a network round trip): entries live CACHE_TTL_S, so other
+    containers' writes are seen within that, and only invocable functions are kept, so a new deployment is seen
+    at once everywhere; writes through this repository invalidate it at once either way."""
 
     CACHE_TTL_S = 1.0
 
@@ -71,6 +73,8 @@ class FunctionRepository:
             return hit[2]
         generation = self._generation.get(key, 0)
         fn, version = self.get(account_id, uuid)
+        if not self._fresh and not is_invocable(fn.state, live=fn.live):
+            return fn  # not kept: a deploy through another container then answers at its first invocation
         if len(self._cache) > 10_000:
             self._cache.clear()
         if self._generation.get(key, 0) == generation:  # no local write since the read began: not stale

@@ -17,6 +17,10 @@ from typing import Any, Protocol
 
 ANY_VERSION: int | None = None  # put/delete unconditionally
 MUST_NOT_EXIST = 0  # put only if the record does not exist yet
+# A record whose data has this top-level number (epoch seconds) expires then: purge_expired() deletes it locally,
+# the table's TTL on DynamoDB (within a day or two). Until then it may still be read: callers that need a hard
+# cut-off (log retention) bound their own queries by time.
+EXPIRES_AT = "expires_at"
 
 
 @dataclass(frozen=True)
@@ -123,8 +127,21 @@ class Store(Protocol):
         """All or nothing; VersionConflict if any condition fails (then nothing is written)."""
         ...
 
+    def purge_expired(self, now: float, limit: int = 100_000) -> int:
+        """Delete up to ``limit`` records whose EXPIRES_AT is at or before ``now``; how many went. DynamoDB's own
+        TTL does this there (returns 0)."""
+        ...
+
     def close(self) -> None:
         ...
+
+
+def expiry_of(data: dict[str, Any]) -> int | None:
+    """The record's EXPIRES_AT as whole seconds, or None (absent, or not a number)."""
+    value = data.get(EXPIRES_AT)
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return int(value)
+    return None
 
 
 # -- contract rules both backends apply -------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from chalicelib.storage.base import (
     check_omit,
     check_ops,
     dump,
+    expiry_of,
     key_range,
     omit_fields,
 )
@@ -39,16 +40,22 @@ _MIN_SQLITE = (3, 35, 0)  # RETURNING
 
 _SCHEMA = """CREATE TABLE IF NOT EXISTS records (
     kind TEXT NOT NULL, pk TEXT NOT NULL, sk TEXT NOT NULL, version INTEGER NOT NULL, data TEXT NOT NULL,
-    PRIMARY KEY (kind, pk, sk)) WITHOUT ROWID"""
+    expires INTEGER, PRIMARY KEY (kind, pk, sk)) WITHOUT ROWID"""
+_EXPIRES_INDEX = "CREATE INDEX IF NOT EXISTS records_expires ON records (expires) WHERE expires IS NOT NULL"
 _KEY = "kind = ? AND pk = ? AND sk = ?"
 _GET = f"SELECT version, data FROM records WHERE {_KEY}"
 _EXISTS = f"SELECT 1 FROM records WHERE {_KEY}"
-_UPSERT = """INSERT INTO records (kind, pk, sk, version, data) VALUES (?, ?, ?, 1, ?)
-    ON CONFLICT (kind, pk, sk) DO UPDATE SET version = version + 1, data = excluded.data RETURNING version"""
-_UPSERT_MANY = """INSERT INTO records (kind, pk, sk, version, data) VALUES (?, ?, ?, 1, ?)
-    ON CONFLICT (kind, pk, sk) DO UPDATE SET version = version + 1, data = excluded.data"""
-_CREATE = "INSERT INTO records (kind, pk, sk, version, data) VALUES (?, ?, ?, 1, ?) ON CONFLICT DO NOTHING RETURNING 1"
-_REPLACE = f"UPDATE records SET version = version + 1, data = ? WHERE {_KEY} AND version = ? RETURNING version"
+_UPSERT = """INSERT INTO records (kind, pk, sk, version, data, expires) VALUES (?, ?, ?, 1, ?, ?)
+    ON CONFLICT (kind, pk, sk) DO UPDATE SET version = version + 1, data = excluded.data, expires = excluded.expires
+    RETURNING version"""
+_UPSERT_MANY = """INSERT INTO records (kind, pk, sk, version, data, expires) VALUES (?, ?, ?, 1, ?, ?)
+    ON CONFLICT (kind, pk, sk) DO UPDATE SET version = version + 1, data = excluded.data, expires = excluded.expires"""
+_CREATE = """INSERT INTO records (kind, pk, sk, version, data, expires) VALUES (?, ?, ?, 1, ?, ?)
+    ON CONFLICT DO NOTHING RETURNING 1"""
+_REPLACE = f"""UPDATE records SET version = version + 1, data = ?, expires = ? WHERE {_KEY} AND version = ?
+    RETURNING version"""
+_EXPIRED = "SELECT kind, pk, sk, expires FROM records WHERE expires IS NOT NULL AND expires <= ? LIMIT ?"
+_DELETE_EXPIRED = f"DELETE FROM records WHERE {_KEY} AND expires <= ?"  # unless written again meanwhile
 _DELETE = f"DELETE FROM records WHERE {_KEY}"
 _DELETE_IF = f"DELETE FROM records WHERE {_KEY} AND version = ?"
 
@@ -108,6 +115,9 @@ class SqliteStore:
         with self._edge() as conn:
             conn.execute("PRAGMA journal_mode=WAL")  # persistent in the file: once is enough
             conn.execute(_SCHEMA)
+            if "expires" not in {row[1] for row in conn.execute("PRAGMA table_info(records)")}:
+                conn.execute("ALTER TABLE records ADD COLUMN expires INTEGER")  # a file from before expiry
+            conn.execute(_EXPIRES_INDEX)
 
     @contextmanager
     def _edge(self) -> Iterator[sqlite3.Connection]:
@@ -129,7 +139,7 @@ class SqliteStore:
             expected_version: int | None = ANY_VERSION) -> Record:
         doc = dump(data)
         with self._edge() as conn:
-            version = self._put(conn, kind, pk, sk, doc, expected_version)
+            version = self._put(conn, kind, pk, sk, doc, expected_version, expiry_of(data))
         return Record(kind, pk, sk, version, data)
 
     def delete(self, kind: str, pk: str, sk: str, *, expected_version: int | None = ANY_VERSION) -> bool:
@@ -144,12 +154,12 @@ class SqliteStore:
         with self._edge() as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                plain: list[tuple[str, str, str, str]] = []  # unconditional puts, written together (one statement)
+                plain: list[tuple[str, str, str, str, int | None]] = []  # unconditional puts: one statement
                 for op, doc in zip(ops, docs, strict=True):
                     if isinstance(op, Put) and op.expected_version is None:
-                        plain.append((op.kind, op.pk, op.sk, doc))
+                        plain.append((op.kind, op.pk, op.sk, doc, expiry_of(op.data)))
                     elif isinstance(op, Put):
-                        self._put(conn, op.kind, op.pk, op.sk, doc, op.expected_version)
+                        self._put(conn, op.kind, op.pk, op.sk, doc, op.expected_version, expiry_of(op.data))
                     else:
                         self._delete(conn, op.kind, op.pk, op.sk, op.expected_version)
                 if plain:  # each record is touched once (check_ops), so their order among the others is moot
@@ -161,13 +171,14 @@ class SqliteStore:
             conn.execute("COMMIT")
 
     @staticmethod
-    def _put(conn: sqlite3.Connection, kind: str, pk: str, sk: str, doc: str, expected: int | None) -> int:
+    def _put(conn: sqlite3.Connection, kind: str, pk: str, sk: str, doc: str, expected: int | None,
+             expires: int | None) -> int:
         if expected is None:
-            return conn.execute(_UPSERT, (kind, pk, sk, doc)).fetchall()[0][0]
+            return conn.execute(_UPSERT, (kind, pk, sk, doc, expires)).fetchall()[0][0]
         if expected == MUST_NOT_EXIST:
-            rows = conn.execute(_CREATE, (kind, pk, sk, doc)).fetchall()
+            rows = conn.execute(_CREATE, (kind, pk, sk, doc, expires)).fetchall()
         else:
-            rows = conn.execute(_REPLACE, (doc, kind, pk, sk, expected)).fetchall()
+            rows = conn.execute(_REPLACE, (doc, expires, kind, pk, sk, expected)).fetchall()
         if not rows:
             raise _conflict(kind, pk, sk)
         return expected + 1
@@ -240,6 +251,25 @@ class SqliteStore:
             return 0
         with self._edge() as conn:
             return conn.execute(f"SELECT COUNT(*) FROM records WHERE {where[0]}", where[1]).fetchone()[0]
+
+    def purge_expired(self, now: float, limit: int = 100_000) -> int:
+        """In batches of 5,000 deletes, each its own short transaction, so writers never wait long."""
+        purged = 0
+        while purged < limit:
+            with self._edge() as conn:
+                keys = conn.execute(_EXPIRED, (int(now), min(5000, limit - purged))).fetchall()
+                if not keys:
+                    return purged
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    conn.executemany(_DELETE_EXPIRED, keys)
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            purged += len(keys)
+        return purged
 
     def close(self) -> None:
         self._pool.close()

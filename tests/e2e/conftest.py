@@ -40,9 +40,10 @@ class Gateway:
     data_dir: Path
     creds: dict[str, str]
     process: subprocess.Popen
+    console: Path | None = None  # the file its output goes to (start_gateway's default)
 
     def request(self, method: str, path: str, *, token: str | None = None, body: Any = None,
-                raw: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, Any, dict[str, str]]:
+                raw: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, Any, Any]:
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
         req = urllib.request.Request(self.url + path, data=data, method=method)
         req.add_header("Content-Type", "application/json")
@@ -54,10 +55,10 @@ class Gateway:
             context = ssl._create_unverified_context() if self.url.startswith("https") else None  # test certs
             with urllib.request.urlopen(req, timeout=30, context=context) as res:
                 text = res.read()
-                return res.status, json.loads(text) if text else None, dict(res.headers)
+                return res.status, json.loads(text) if text else None, res.headers  # names: any case
         except urllib.error.HTTPError as err:
             text = err.read()
-            return err.code, json.loads(text) if text else None, dict(err.headers)
+            return err.code, json.loads(text) if text else None, err.headers
 
 
     def deploy(self, name: str, code: str, **extra: Any) -> str:
@@ -79,21 +80,29 @@ class Gateway:
 
 
 def start_gateway(tmp: Path, extra_env: dict[str, str] | None = None, args: tuple[str, ...] = (),
-                  host: str = "127.0.0.1", port: int | None = None, own_session: bool = False,
-                  log: Any = subprocess.PIPE) -> Gateway:
-    """``own_session``: the gateway and everything it starts form one process group (to kill it whole);
-    ``log``: where its output goes (an open file for long runs: nobody reads the pipe until it stops)."""
+                  host: str = "127.0.0.1", port: int | None = None,
+                  log: Any = None) -> Gateway:
+    """The gateway and everything it starts form one process group (to kill it whole); ``log``: where its output
+    goes; by default a file (``Gateway.console``) that stop_gateway returns, since the gateway writes a line per
+    request and a pipe nobody reads until the end would fill up and stall it."""
     port = port or free_port()
     data_dir = tmp / "data"
+    console = None
+    if log is None:
+        console = tmp / f"console-{port}.log"
+        log = open(console, "w")  # noqa: SIM115 (the child writes it until it stops)
     env = {**os.environ, "FNGATE_FUNCTION_TIMEOUT_S": "5", **(extra_env or {})}
     proc = subprocess.Popen([sys.executable, "-m", "chalicelib.cli", "serve", "--host", host, "--port",
                              str(port), "--data-dir", str(data_dir), "--account", ACCOUNT, *args],
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=own_session)
+                            start_new_session=True)  # its own process group, as a terminal gives it
+    if console is not None:
+        log.close()  # the child has its own copy
     deadline = time.time() + 30
     while time.time() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"fngate serve exited: {proc.stdout.read() if proc.stdout else log}")
+            raise RuntimeError(f"fngate serve exited: {proc.stdout.read() if proc.stdout else ''}"
+                               f"{console.read_text() if console else log}")
         try:
             with socket.create_connection((host, port), timeout=0.2):
                 break
@@ -102,7 +111,7 @@ def start_gateway(tmp: Path, extra_env: dict[str, str] | None = None, args: tupl
     boot = fngate("admin", "bootstrap", "--account", ACCOUNT, "--public-host", f"localhost:{port}", data_dir=data_dir)
     assert boot.returncode == 0, boot.stderr
     scheme = "https" if "--tls-cert" in args else "http"
-    return Gateway(f"{scheme}://{host}:{port}", port, data_dir, json.loads(boot.stdout), proc)
+    return Gateway(f"{scheme}://{host}:{port}", port, data_dir, json.loads(boot.stdout), proc, console)
 
 
 def stop_gateway(gw: Gateway) -> str:
@@ -112,7 +121,7 @@ def stop_gateway(gw: Gateway) -> str:
     except subprocess.TimeoutExpired:
         gw.process.kill()
         out, _ = gw.process.communicate()
-    return out or ""
+    return gw.console.read_text() if gw.console else out or ""
 
 
 @pytest.fixture(scope="module")

@@ -120,7 +120,7 @@ def crash_cycle(tmp: Path, gw: Gateway, uuids: list[str], seed: int) -> Gateway:
         t.join(15)
     assert sum(tally.deploys.values()) > 0 and tally.invoked, "the load did not get going before the kill"
 
-    gw = start_gateway(tmp, own_session=True, log=open(tmp / "gateway.log", "a"))  # noqa: SIM115
+    gw = start_gateway(tmp, log=open(tmp / "gateway.log", "a"))  # noqa: SIM115
     fns = settle(gw, token, uuids)
     for u in uuids:
         history = call(gw, "GET", f"{BASE}/functions/{u}/deployments", token)[1]
@@ -156,7 +156,7 @@ def check_records(gw: Gateway, tally: Tally, killed_at: float) -> None:
 
 def test_kill_9_in_the_middle_of_everything_loses_nothing_acknowledged(tmp_path: Path) -> None:
     log = open(tmp_path / "gateway.log", "a")  # noqa: SIM115
-    gw = start_gateway(tmp_path, own_session=True, log=log)
+    gw = start_gateway(tmp_path, log=log)
     token = gw.creds["developerToken"]
     uuids = []
     for n in range(FUNCTIONS):

@@ -30,7 +30,7 @@ def _install_client() -> None:
                        timeout=300)
 
 
-def _self_signed(tmp: Path, ip: str) -> tuple[Path, Path]:
+def _self_signed(tmp: Path, ip: str, names: tuple[str, ...] = ()) -> tuple[Path, Path]:
     import ipaddress
 
     from cryptography import x509
@@ -44,7 +44,8 @@ def _self_signed(tmp: Path, ip: str) -> tuple[Path, Path]:
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=1))
             .not_valid_after(now + datetime.timedelta(hours=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(ip))]), critical=False)
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(ip)),
+                                                        *(x509.DNSName(n) for n in names)]), critical=False)
             .sign(key, hashes.SHA256()))
     cert_path, key_path = tmp / "cert.pem", tmp / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))

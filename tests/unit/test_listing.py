@@ -68,7 +68,7 @@ def test_a_ttl_repository_sees_another_process_s_write_after_its_ttl(store):
     now = [0.0]
     mine = FunctionRepository(store, clock=lambda: now[0])
     other = FunctionRepository(store)
-    mine.create(make(2))
+    mine.create(replace(make(2), state=State.PRODUCTIVE, live_deployment_id=1))  # only invocable ones are kept
     mine.get_cached("acc", "u002")
     fn, version = other.get("acc", "u002")
     other.save(replace(fn, description="changed"), version)

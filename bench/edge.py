@@ -1,0 +1,327 @@
+"""The HTTP edge, measured side by side in one run.
+
+1. Servers on one trivial Chalice route (1 worker process each): granian + ChaliceWSGI, gunicorn gthread +
+   ChaliceWSGI, and the hand-written threaded server fngate had before (its source read from git history).
+2. The gateway itself: `fngate serve --processes 1`, `--processes 2`, and the previous gateway (a `git archive` of
+   the commit before the server changed, run with the same virtualenv): no-op invocations, gateway CPU per
+   invocation, RSS; account overload across processes; 1,000 functions round robin under the warm-worker cap.
+3. What handing invocations to one owner process would add per call: a JSON round trip over a unix socket.
+
+Also a command: ``python -m bench.edge floor granian|gunicorn|previous PORT`` serves the trivial route.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+from chalice import Chalice
+
+ROOT = Path(__file__).resolve().parents[1]
+PREVIOUS = "d29d1ba"  # the last commit with the hand-written HTTP server (chalicelib/server.py before granian)
+FLOOR_APP = Chalice(app_name="floor")
+
+
+@FLOOR_APP.route("/ping", methods=["GET", "POST"], content_types=["*/*"])
+def ping() -> dict[str, bool]:
+    return {"ok": True}
+
+
+def floor_wsgi() -> Any:
+    from chalicelib.server import ChaliceWSGI
+
+    return ChaliceWSGI(FLOOR_APP)
+
+
+def _previous_server_module() -> Any:
+    source = subprocess.run(["git", "show", f"{PREVIOUS}:chalicelib/server.py"], cwd=ROOT, capture_output=True,
+                            check=True).stdout
+    path = Path(tempfile.mkdtemp(prefix="fngate-prev-")) / "previous_server.py"
+    path.write_bytes(source)
+    spec = importlib.util.spec_from_file_location("previous_server", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def serve_floor(kind: str, port: int) -> None:
+    if kind == "granian":
+        from chalicelib.server import serve
+
+        serve(floor_wsgi, "127.0.0.1", port, processes=1)
+    elif kind == "gunicorn":
+        os.execv(sys.executable, [sys.executable, "-m", "gunicorn", "-k", "gthread", "--threads", "16", "-w", "1",
+                                  "-b", f"127.0.0.1:{port}", "--log-level", "warning", "bench.edge:floor_wsgi()"])
+    else:
+        _previous_server_module().serve(FLOOR_APP, "127.0.0.1", port)
+
+
+def _start(argv: list[str], port: int, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.Popen:
+    from bench.floor import _wait_port
+
+    proc = subprocess.Popen(argv, cwd=cwd, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    _wait_port(port)
+    return proc
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def server_comparison(port: int = 18620) -> list[tuple[str, dict, dict]]:
+    """(server, 1-connection result, 16-connection result) for each server on the trivial route (wrk)."""
+    from bench import wrk
+
+    out = []
+    for kind in ("granian", "gunicorn", "previous"):
+        proc = _start([sys.executable, "-m", "bench.edge", "floor", kind, str(port)], port)
+        try:
+            time.sleep(0.5)
+            url = f"http://127.0.0.1:{port}/ping"
+            wrk.run(url, "", connections=1, seconds=1.0)  # warm-up
+            one = wrk.run(url, "", connections=1, seconds=3.0)
+            many = wrk.run(url, "", connections=16, seconds=3.0, count_statuses=True)
+        finally:
+            _stop(proc)
+        out.append((kind, one, many))
+        port += 1
+    return out
+
+
+# -- the gateway ----------------------------------------------------------------------------------------------
+def gateway_pids(root: int) -> list[int]:
+    """The serving processes of a gateway (the process tree's Python processes running the CLI; not the zygote or
+    function workers)."""
+    pids, stack = [], [root]
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    while stack:
+        pid = stack.pop()
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"chalicelib.cli" in cmdline:
+            pids.append(pid)
+            stack += children.get(pid, [])
+    return pids
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().split("\n"):
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) / 1024
+        except OSError:
+            continue
+    return total
+
+
+def previous_checkout(work: Path) -> Path:
+    """The repository as of PREVIOUS, unpacked (run with this virtualenv: its requirements are the same)."""
+    target = work / "previous"
+    archive = subprocess.run(["git", "archive", PREVIOUS], cwd=ROOT, capture_output=True, check=True).stdout
+    with tarfile.open(fileobj=BytesIO(archive)) as tar:
+        tar.extractall(target, filter="data")
+    return target
+
+
+def gateway_rows(work: Path, port: int = 18630) -> dict[str, dict[str, Any]]:
+    """Per variant: 1-conn python/node p50/p99, 16-conn python throughput, CPU µs per invocation, RSS."""
+    from bench import wrk
+    from bench.run import NOOP_NODE, NOOP_PY, SETTLE_S, Gateway
+
+    variants = {"processes 1": ((("--processes", "1")), ROOT), "processes 2": (("--processes", "2"), ROOT),
+                "previous server": ((), previous_checkout(work))}
+    results: dict[str, dict[str, Any]] = {}
+    for name, (args, cwd) in variants.items():
+        gw = Gateway(work, port, {"FNGATE_ACCOUNT_RATE": "1000000"}, args=args, cwd=cwd)  # no 429s here
+        try:
+            time.sleep(SETTLE_S)
+            pids = gateway_pids(gw.proc.pid)
+            idle = rss_mb(pids)
+            uuids = {lang: gw.create(f"noop-{lang}", code, runtime) for lang, code, runtime in
+                     (("python", NOOP_PY, "python3.11"), ("node", NOOP_NODE, "nodejs20"))}
+            for uuid in uuids.values():
+                gw.deploy_and_first_invoke(uuid)
+                for _ in range(20):  # every process has a warm worker for it
+                    gw.invoke(uuid)
+            one = {lang: wrk.run(gw.url(uuid), gw.token, connections=1, seconds=3.0) for lang, uuid in uuids.items()}
+            before = cpu_seconds(pids)
+            many = wrk.run(gw.url(uuids["python"]), gw.token, connections=16, seconds=5.0, count_statuses=True)
+            used = cpu_seconds(pids) - before
+            loaded = rss_mb(gateway_pids(gw.proc.pid))
+            _, everything = gw.rss_mb()
+            results[name] = {"one": one, "many": many, "cpu_us": used / max(1, many["requests"]) * 1e6,
+                             "idle_mb": idle, "loaded_mb": loaded, "processes": len(pids),
+                             "workers_mb": sum(everything) - (loaded - rss_mb([gw.proc.pid]))}
+        finally:
+            gw.stop()
+        port += 1
+    return results
+
+
+def overload(work: Path, port: int = 18640) -> dict[str, Any]:
+    """Account rate 500/s on 2 processes, 32 connections: the account's 200s per second and the 429s."""
+    from bench import wrk
+    from bench.run import NOOP_PY, Gateway
+
+    gw = Gateway(work, port, {"FNGATE_ACCOUNT_RATE": "500"}, args=("--processes", "2"))
+    try:
+        uuid = gw.create("noop-over", NOOP_PY, "python3.11")
+        gw.deploy_and_first_invoke(uuid)
+        time.sleep(1.5)  # the bucket refills to its burst (500)
+        seconds = 4.0
+        result = wrk.run(gw.url(uuid), gw.token, connections=32, seconds=seconds, count_statuses=True)
+    finally:
+        gw.stop()
+    result["ok_per_s"] = result["statuses"].get(200, 0) / seconds
+    return result
+
+
+def fleet_by_processes(work: Path, port: int = 18650, count: int = 1000, cap: int = 16) -> dict[int, dict]:
+    """1,000 Python functions round robin under FNGATE_MAX_WORKERS=cap, with 1 and 2 processes."""
+    from bench import fleet
+    from bench.run import NOOP_PY, Gateway
+
+    out = {}
+    for processes in (1, 2):
+        gw = Gateway(work, port, {"FNGATE_MAX_WORKERS": str(cap)}, args=("--processes", str(processes)))
+        try:
+            client = fleet.Client(gw.port)
+            fns = fleet.deploy_fleet(gw.data, client, count, NOOP_PY, "python3.11", "fleet")
+            with fleet.RssSampler(gw.rss_mb) as sampler:
+                robin = fleet.round_robin(gw.port, fns, connections=4, seconds=8.0)
+            out[processes] = {"robin": robin, "peak_total": sampler.peak_total,
+                              "peak_workers": sampler.peak_workers, "peak_count": sampler.peak_count}
+        finally:
+            gw.stop()
+        port += 1
+    return out
+
+
+def handover_round_trip(n: int = 5000) -> dict[str, float]:
+    """p50/p99 µs of a ~300-byte JSON request and answer between two processes over a unix socket: what an owner
+    process of all function workers would add to every invocation handed to it."""
+    parent, child = socket.socketpair()
+    pid = os.fork()
+    if pid == 0:  # the echoing owner
+        parent.close()
+        reader = child.makefile("rb")
+        for line in reader:
+            child.sendall(json.dumps({"result": json.loads(line)["payload"], "logs": []}).encode() + b"\n")
+        os._exit(0)
+    child.close()
+    reader = parent.makefile("rb")
+    message = json.dumps({"uuid": "0" * 36, "account": "bench", "payload": {"timestamp": 0, "headers": [],
+                                                                            "payload": {"x": "y" * 150}}}).encode()
+    times = []
+    for _ in range(n):
+        started = time.perf_counter()
+        parent.sendall(message + b"\n")
+        json.loads(reader.readline())
+        times.append((time.perf_counter() - started) * 1e6)
+    parent.shutdown(socket.SHUT_RDWR)  # the owner sees end of file and exits
+    reader.close()
+    parent.close()
+    os.waitpid(pid, 0)
+    times.sort()
+    return {"p50_us": statistics.median(times), "p99_us": times[int(n * 0.99)]}
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "floor":
+        serve_floor(sys.argv[2], int(sys.argv[3]))
+
+
+def _lat(r: dict) -> str:
+    return f"{r['p50_ms']:.3f} / {r['p99_ms']:.3f} ms"
+
+
+def section(work: Path) -> list[str]:
+    """The markdown of this module's measurements (wrk needed)."""
+    servers = server_comparison()
+    gateways = gateway_rows(work)
+    over = overload(work)
+    fleets = fleet_by_processes(work)
+    hop = handover_round_trip()
+    lines = ["## The HTTP edge and server processes", "",
+             "Measured side by side in this run. `previous` is the hand-written threaded server of commit "
+             f"{PREVIOUS} (the gateway before this change, unpacked from git and run with the same virtualenv).", "",
+             "### Servers on one trivial Chalice route (1 worker process each, wrk)", "",
+             "| server | p50 / p99, 1 keep-alive conn | req/s, 16 conns | errors |", "|---|---|---|---|"]
+    names = {"granian": "granian 2.8 + ChaliceWSGI", "gunicorn": "gunicorn 27 gthread (16 threads) + ChaliceWSGI",
+             "previous": "previous hand-written server"}
+    for kind, one, many in servers:
+        lines.append(f"| {names[kind]} | {_lat(one)} | {many['rps']:.0f} | {many['errors']} |")
+    order = ["processes 1", "processes 2", "previous server"]
+    g = gateways
+    lines += ["", "### The gateway: no-op invocations (V1 invoke, app JWT, wrk)", "",
+              "| figure | `--processes 1` | `--processes 2` | previous server | target |", "|---|---|---|---|---|"]
+    for lang in ("python", "node"):
+        lines.append(f"| {lang} p50 / p99, 1 keep-alive conn | " + " | ".join(_lat(g[v]["one"][lang]) for v in order)
+                     + " | ≤ 0.4 / ≤ 1.5 ms |")
+    lines.append("| python throughput, 16 keep-alive conns | " + " | ".join(
+        f"{g[v]['many']['rps']:.0f} req/s, {g[v]['many']['errors']} socket errors, statuses {g[v]['many']['statuses']}"
+        for v in order) + " | ≥ 2,500/s, 0 errors |")
+    lines.append("| gateway CPU per invocation (server processes' user + system time / requests, 16 conns) | "
+                 + " | ".join(f"{g[v]['cpu_us']:.0f} µs" for v in order) + " | ≤ 200 µs |")
+    lines.append("| RSS of the server processes, idle / after load | " + " | ".join(
+        f"{g[v]['idle_mb']:.0f} / {g[v]['loaded_mb']:.0f} MB ({g[v]['processes']} processes)" for v in order)
+        + " | – |")
+    lines.append("| RSS of zygotes, spares and function workers after load | " + " | ".join(
+        f"{g[v]['workers_mb']:.0f} MB" for v in order) + " | – |")
+    lines += ["", "### Overload across processes", "",
+              f"Account rate 500/s (burst 500), `--processes 2`, 32 connections for 4 s (wrk): "
+              f"{over['statuses'].get(200, 0)} answered 200 ({over['ok_per_s']:.0f}/s: the account's rate plus its "
+              f"burst, not twice it), {over['statuses'].get(429, 0)} answered 429, 429s without Retry-After "
+              f"{over['no_retry_after']}, socket errors {over['errors']}, statuses {over['statuses']}.", "",
+              "### Function workers with several processes: 1,000 Python functions round robin, "
+              "FNGATE_MAX_WORKERS=16, 4 conns (wrk)", "",
+              "| processes | peak RSS gateway + workers | workers (processes) | invokes/s | p50 / p99 | statuses |",
+              "|---|---|---|---|---|---|"]
+    for processes, f in fleets.items():
+        r = f["robin"]
+        lines.append(f"| {processes} | {f['peak_total']:.0f} MB | {f['peak_workers']:.0f} MB (≤ {f['peak_count']}) | "
+                     f"{r['rps']:.0f} | {_lat(r)} | {r['statuses']} |")
+    lines += ["", f"Handing an invocation to an owner process instead (one JSON request and answer over a unix socket "
+                  f"between two processes, ~300 bytes): p50 {hop['p50_us']:.0f} µs, p99 {hop['p99_us']:.0f} µs "
+                  "per call, in the gateway's CPU on top of today's path (and a third process on the hot path).", ""]
+    return lines
