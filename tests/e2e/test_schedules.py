@@ -1,5 +1,6 @@
-"""A real `fngate serve` fires a schedule: the gateway's clock is shifted (FNGATE_CLOCK_OFFSET_S) so that a minute
-boundary comes a few seconds after start, and the test watches the run history through the API."""
+"""A real `fngate serve` with two processes (a scheduler each, one data dir) fires a schedule once: the gateway's
+clock is shifted (FNGATE_CLOCK_OFFSET_S) so that a minute boundary comes a few seconds after start, and the test
+watches the run history and the invocation counts through the API."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ PY = "def lambda_handler(input, callback):\n    callback(None, {'got': input['pa
 def shifted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     now = time.time()
     offset = (60 - now % 60) - LEAD_S  # gateway time = real time + offset: boundary at now + LEAD_S
-    gw = start_gateway(tmp_path_factory.mktemp("sched"), extra_env={"FNGATE_CLOCK_OFFSET_S": f"{offset:.3f}"})
+    gw = start_gateway(tmp_path_factory.mktemp("sched"), extra_env={"FNGATE_CLOCK_OFFSET_S": f"{offset:.3f}"},
+                       args=("--processes", "2"))
     yield gw
     stop_gateway(gw)
 
@@ -43,3 +45,14 @@ def test_a_schedule_fires_on_a_real_gateway(shifted: Gateway):
     _, got, _ = shifted.request("GET", f"{base}/{created['id']}", token=token)
     assert got["lastExecution"] and got["didLastExecutionFail"] is False
     assert got["nextExecution"] > created["nextExecution"]
+    # one invocation for the slot, though both processes' schedulers saw it due (records land within ~50 ms)
+    counts = f"/api/account/{ACCOUNT}/reports/invocationCounts?v=1"
+    seen, deadline = [], time.time() + 10
+    while time.time() < deadline and (not seen or seen[-1]["successfulInvocations"] < 1):
+        seen.append(shifted.request("GET", counts, token=token)[1])
+        time.sleep(0.1)
+    settle = time.time() + 1.0  # a second invocation of the slot would be recorded within this
+    while time.time() < settle:
+        seen.append(shifted.request("GET", counts, token=token)[1])
+        time.sleep(0.1)
+    assert seen[-1]["successfulInvocations"] == 1 and seen[-1]["unsuccessfulInvocations"] == 0, seen[-1]
