@@ -40,11 +40,19 @@ def _admin(settings: Settings) -> SimpleNamespace:
     from chalicelib.services.provisioning import ProvisioningService
     from chalicelib.services.secrets import SecretService
 
+    _require_store(settings)
     store, keyring, clock = build_store(settings), build_keyring(settings), Clock()
     identity = IdentityService(store, keyring, load_signer(store, keyring), clock)
     provisioning = ProvisioningService(store, identity, SecretService(store, keyring, clock),
                                        DomainService(store, clock), settings.domain_map, settings.public_host)
     return SimpleNamespace(store=store, keyring=keyring, identity=identity, provisioning=provisioning)
+
+
+def _require_store(settings: Settings) -> None:
+    """Admin commands work on the store `fngate serve` made; never silently on a new one in a mistyped dir."""
+    from chalicelib.devcli.datadir import require_store
+
+    require_store(settings)
 
 
 def _identity(settings: Settings) -> Any:
@@ -119,6 +127,7 @@ def cmd_rotate_master_key(args: argparse.Namespace) -> int:
     from chalicelib.services.rotation import rotate_master_key
 
     settings = _settings(args)
+    _require_store(settings)
     store = build_store(settings)
     try:
         report = rotate_master_key(store, build_keyring(settings), resume=args.resume,
@@ -163,6 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     rotate.add_argument("--remove-old-keys", action="store_true",
                         help="afterwards delete master keys no record references any more")
     rotate.set_defaults(func=cmd_rotate_master_key)
+    from chalicelib.devcli import register
+
+    register(sub, admin)
     return parser
 
 
@@ -173,11 +185,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as err:  # the CLI prints one line, not a traceback
+        from chalicelib.devcli.errors import CliError
         from chalicelib.domain.errors import FngateError
 
         if isinstance(err, FngateError):
             print(f"fngate: {err}", file=sys.stderr)
             return 2
+        if isinstance(err, CliError):
+            print(f"fngate: {err.message}" + (f"\n  hint: {err.hint}" if err.hint else ""), file=sys.stderr)
+            return int(err.code)
         raise
 
 
