@@ -4,6 +4,7 @@
   fngate admin bootstrap --data-dir D --account A        → one JSON object of credentials on stdout
   fngate admin create-user --data-dir D --account A --login L --role FaaS-Developer [--password-stdin]
   fngate admin rotate-master-key --data-dir D [--resume] [--remove-old-keys]   → a JSON report on stdout
+  fngate admin users|app-keys ..., fngate login/init/push/deploy/invoke/get/...  → chalicelib/devcli/
 """
 
 from __future__ import annotations
@@ -82,8 +83,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"fngate listening on {address} (data: {settings.data_dir})", flush=True)
         if first:
             print(f"Created account '{args.account}'.", flush=True)
-        print(f"Credentials: fngate admin bootstrap --data-dir {settings.data_dir} --account {args.account}",
-              flush=True)
+        print(_next_steps(address, settings.data_dir, args.account), flush=True)
 
     try:
         serve(app, args.host, args.port, tls_cert=args.tls_cert, tls_key=args.tls_key,
@@ -91,6 +91,32 @@ def cmd_serve(args: argparse.Namespace) -> int:
     finally:
         services.close()
     return 0
+
+
+def _self_command() -> str:
+    """How the user can run this very `fngate` again: the name on PATH, the script's path, or python -m."""
+    import os
+    import shlex
+    import shutil
+
+    script = sys.argv[0] if sys.argv else ""
+    if os.path.basename(script) == "fngate":
+        found = shutil.which("fngate")
+        if found and os.path.exists(script) and os.path.samefile(found, script):
+            return "fngate"
+        return shlex.quote(os.path.relpath(script) if not os.path.isabs(script) else script)
+    return f"{shlex.quote(sys.executable)} -m chalicelib.cli"
+
+
+def _next_steps(address: str, data_dir: Path, account: str) -> str:
+    """The banner's commands, written so they work when pasted into a shell in this directory."""
+    import shlex
+
+    fngate, where = _self_command(), shlex.quote(str(data_dir))
+    return (f"Credentials: {fngate} admin bootstrap --data-dir {where} --account {account}\n"
+            f"A user:      {fngate} admin users create --data-dir {where} --account {account} --login dev "
+            f"--role FaaS-Developer --role FaaS-Admin --generate-password\n"
+            f"Log in:      {fngate} login --url {address} --account {account} --user dev")
 
 
 def cmd_bootstrap(args: argparse.Namespace) -> int:
