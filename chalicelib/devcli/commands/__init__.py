@@ -64,8 +64,11 @@ def _report(out: Output, message: str, code: Exit, hint: str, err: CliError | No
         status = getattr(err, "status", None)
         if status is not None:
             body["status"], body["errorCode"] = status, getattr(err, "error_code", "")
-        if err is not None and isinstance(err.details, dict) and err.details.get("errorLogs"):
-            body["logs"] = err.details["errorLogs"]
+        details = err.details if err is not None and isinstance(err.details, dict) else {}
+        if details.get("errorCode") and "errorCode" not in body:
+            body["errorCode"] = details["errorCode"]
+        if details.get("errorLogs"):
+            body["logs"] = details["errorLogs"]
         sys.stdout.write(json.dumps({"error": body}) + "\n")
     sys.stderr.write(f"fngate: {message}\n")
     if hint:

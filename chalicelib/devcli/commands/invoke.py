@@ -48,7 +48,7 @@ def _show(out: Output, name: str, answer: dict[str, Any]) -> None:
 
 
 def _failed(name: str, code: str, message: str, logs: list[dict[str, Any]]) -> CliError:
-    return CliError(f"{name} failed: {code}: {message}", Exit.FAILED, details={"errorLogs": logs},
+    return CliError(f"{name} failed: {code}: {message}", Exit.FAILED, details={"errorLogs": logs, "errorCode": code},
                     hint="the logs above are the function's own")
 
 
@@ -86,7 +86,7 @@ def _run_local(runner: Any, project: Project, args: argparse.Namespace, out: Out
     except FunctionFailed as err:
         logs = list(getattr(err, "logs", None) or [])
         _print_logs(out, logs)
-        raise _failed(args.name, err.v1_code, str(err), logs) from None
+        raise _failed(args.name, err.v2_code, str(err), logs) from None
     except FngateError as err:
         raise CliError(f"{args.name} could not run: {err}", Exit.FAILED) from None
     _show(out, args.name, answer)
