@@ -17,7 +17,6 @@ from chalicelib.devcli.errors import CliError, Exit
 from chalicelib.devcli.project import LocalFunction, Project
 
 LOCAL_ACCOUNT = "local"
-SECRET_NOT_FOUND = "com.liveperson.faas.secret.not-found"
 
 
 class LocalRunner:
@@ -52,14 +51,14 @@ class LocalRunner:
             raise
 
     def _secret_methods(self, _account: str) -> dict[str, Callable[[dict[str, Any]], Any]]:
-        from chalicelib.services.toolbelt_host import RpcError
+        from chalicelib.domain.errors import SecretNotFound
 
         secrets = self._project.secrets()
 
         def read(params: dict[str, Any]) -> dict[str, Any]:
             key = str(params.get("key"))
             if key not in secrets:
-                raise RpcError(SECRET_NOT_FOUND, f"There is no secret {key} for this account")
+                raise SecretNotFound(key=key)  # the toolbelt host turns it into the Toolbelt's error
             return {"key": key, "value": secrets[key]}
 
         def update(params: dict[str, Any]) -> dict[str, Any]:

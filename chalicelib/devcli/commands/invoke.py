@@ -49,7 +49,7 @@ def _show(out: Output, name: str, answer: dict[str, Any]) -> None:
 
 def _failed(name: str, code: str, message: str, logs: list[dict[str, Any]]) -> CliError:
     return CliError(f"{name} failed: {code}: {message}", Exit.FAILED, details={"errorLogs": logs, "errorCode": code},
-                    hint="the logs above are the function's own")
+                    hint="the logs above are the function's own" if logs else "")
 
 
 def _remote(args: argparse.Namespace, out: Output) -> int:
