@@ -166,7 +166,10 @@ def cmd_rotate_master_key(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="fngate", description="Self-hostable functions gateway")
+    from chalicelib.devcli.commands import exit_codes_help
+
+    parser = argparse.ArgumentParser(prog="fngate", description="Self-hostable functions gateway",
+                                     epilog=exit_codes_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the gateway")
     serve.add_argument("--host", default="127.0.0.1")

@@ -76,6 +76,10 @@ def _report(out: Output, message: str, code: Exit, hint: str, err: CliError | No
     return int(code)
 
 
+def exit_codes_help() -> str:
+    return "exit codes:\n" + "\n".join(f"  {int(code):>2}  {code.name.lower().replace('_', ' ')}" for code in Exit)
+
+
 def register(sub: Any, admin_sub: Any) -> None:
     from chalicelib.devcli.commands import admin, auth, deploys, get, invoke, scaffold, sync
 

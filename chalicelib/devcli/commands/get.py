@@ -121,6 +121,9 @@ def schedules(args: argparse.Namespace, out: Output) -> int:
     if args.action == "list":
         _GETTERS["schedules"](api, args, out)
         return Exit.OK
+    if not args.target:
+        raise usage(f"fngate schedules {args.action} needs " + ("a function NAME" if args.action == "create"
+                                                                else "a schedule ID"))
     if args.action == "delete":
         _optional_route(api, "schedules", "DELETE", f"/schedules/{args.target}")
         out.result({"id": args.target, "deleted": True}, f"Deleted schedule {args.target}.")
