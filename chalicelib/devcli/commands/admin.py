@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import secrets
 import sys
+import time
 from typing import Any
 
 from chalicelib.devcli.commands import add_command
@@ -25,15 +26,19 @@ def _open(args: argparse.Namespace) -> Any:
     from pathlib import Path
 
     from chalicelib.config import Settings
+    from chalicelib.storage.base import Query
 
     settings = Settings.from_env()
     if args.data_dir:
         settings = replace(settings, data_dir=Path(args.data_dir))
+    deadline = time.monotonic() + args.wait
     require_store(settings, args.wait)
     admin = open_identity(settings)
-    from chalicelib.storage.base import Query
-
-    accounts = sorted(r.sk for r in admin.store.query(Query("account", "accounts")))
+    while True:  # a gateway that is starting creates its account just after its store
+        accounts = sorted(r.sk for r in admin.store.query(Query("account", "accounts")))
+        if args.account in accounts or time.monotonic() >= deadline:
+            break
+        time.sleep(0.2)
     if args.account not in accounts:
         admin.store.close()
         raise CliError(f"no account '{args.account}' in {settings.data_dir.resolve()} (accounts: "
