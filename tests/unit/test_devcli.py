@@ -114,3 +114,20 @@ def test_a_bad_since_is_bad_input() -> None:
     with pytest.raises(CliError) as err:
         parse_since("yesterday")
     assert err.value.code == Exit.USAGE
+
+
+def test_the_serve_banners_commands_are_valid_command_lines(tmp_path) -> None:
+    import shlex
+
+    from chalicelib.cli import _next_steps
+
+    text = _next_steps("http://127.0.0.1:8080", tmp_path / "data dir", "local")
+    lines = text.splitlines()
+    assert [line.split(":", 1)[0] for line in lines] == ["Credentials", "A user", "Log in"]
+    for line in lines:
+        words = shlex.split(line.split(":", 1)[1])
+        argv = words[words.index("chalicelib.cli") + 1:] if "chalicelib.cli" in words else words[1:]
+        args = build_parser().parse_args(argv)
+        assert callable(args.func)
+        if "--data-dir" in argv:
+            assert args.data_dir == str(tmp_path / "data dir")  # quoted: survives the space
