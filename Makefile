@@ -8,10 +8,13 @@ DATA_DIR ?= .fngate
 
 .PHONY: serve test lint bench install install-dev clean
 
-$(VENV)/.run-installed: requirements.txt pyproject.toml
+$(VENV)/.run-installed: requirements.txt pyproject.toml chalicelib/toolbelt/node/preinstalled/package-lock.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt -e .
+	@# packages every Node function may require (jsforce), as on LivePerson; no install scripts run
+	command -v npm >/dev/null && npm ci --prefix chalicelib/toolbelt/node/preinstalled --ignore-scripts \
+		--omit=dev --no-audit --no-fund --loglevel=error || echo "npm not found: Node functions get no preinstalled packages"
 	touch $@
 
 $(VENV)/.dev-installed: $(VENV)/.run-installed requirements-dev.txt

@@ -18,9 +18,10 @@ QUEUE_NAME = os.environ.get("FNGATE_JOBS_QUEUE", "fngate-jobs")  # the SQS queue
 
 
 def render(job: Job) -> dict[str, Any]:
+    iso = services().clock.iso
     return {"id": job.id, "kind": job.kind, "state": job.state, "group": job.group, "payload": job.payload,
-            "attempts": job.attempts, "maxAttempts": job.max_attempts, "runAt": job.run_at,
-            "createdAt": job.created_at, "updatedAt": job.updated_at, "lastError": job.last_error,
+            "attempts": job.attempts, "maxAttempts": job.max_attempts, "runAt": iso(job.run_at),
+            "createdAt": iso(job.created_at), "updatedAt": iso(job.updated_at), "lastError": job.last_error,
             "errors": job.errors}
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -19,9 +19,10 @@ from chalicelib.domain.errors import NotFound, VersionConflict
 from chalicelib.jobs.base import Dispatcher, NoDispatch
 from chalicelib.jobs.model import DEAD, KIND, LIVE, QUEUED, RUNNING, Job, new_id
 from chalicelib.jobs.owners import is_gone
-from chalicelib.storage.base import MUST_NOT_EXIST, Delete, Put, Query, Store
+from chalicelib.storage.base import MUST_NOT_EXIST, Delete, Put, Query, Record, Store
 
 log = logging.getLogger(__name__)
+PAGE = 256  # live jobs read per query while claiming
 
 
 @dataclass(frozen=True)
@@ -76,16 +77,20 @@ class JobQueue:
     def claim(self, owner: str, slots: Mapping[str, Slots], *, only: str | None = None,
               limit: int = 64) -> tuple[list[Lease], float | None]:
         """Leases on the jobs that may run now (all kinds in ``slots``; just ``only`` if given), and when the next
-        queued one falls due (None: nothing waits). Rules, in one pass over the live jobs in id order: only the
-        first live job of a group may run; a kind runs at most ``limit`` jobs at once; a lease whose holder is
-        gone (kill -9, same host) or has expired is taken over."""
+        queued one falls due (None: nothing waits, or the scan stopped early because there is work now). Rules, in
+        one pass over the live jobs in id order: only the first live job of a group may run; a kind runs at most
+        its limit at once; a lease whose holder is gone (kill -9, same host) or has expired is taken over.
+
+        The pass reads pages of PAGE jobs and stops once it holds enough candidates: a job's group predecessors
+        have smaller ids, so they were seen before it whatever the stopping point. (Running jobs past that point
+        are not counted against a kind's limit: exact per runner, best effort across runners.)"""
         now = self._clock.now()
-        records = self._store.query(Query(KIND, LIVE))
+        wanted = min(limit, sum(max(0, s.free) for s in slots.values())) * 2 if only is None else 1
         heads: set[str] = set()
         running: Counter[str] = Counter()
         candidates: list[tuple[Job, int]] = []
         next_due: float | None = None
-        for record in records:
+        for record in self._live(stop_after=only):
             job = Job.from_dict(record.data)
             held = job.leased(now) and not is_gone(job.lease_owner)
             if held:
@@ -100,6 +105,9 @@ class JobQueue:
                 next_due = job.run_at if next_due is None else min(next_due, job.run_at)
                 continue
             candidates.append((job, record.version))
+            if len(candidates) >= wanted:
+                next_due = None
+                break
         leases: list[Lease] = []
         taken: Counter[str] = Counter()
         for job, version in candidates:
@@ -112,6 +120,17 @@ class JobQueue:
                 taken[job.kind] += 1
                 running[job.kind] += 1
         return leases, next_due
+
+    def _live(self, stop_after: str | None = None) -> Iterator[Record]:
+        """The live jobs in id order, a page at a time (up to ``stop_after``'s id, when given)."""
+        start: str | None = None
+        while True:
+            page = self._store.query(Query(KIND, LIVE, start=start, end=stop_after and stop_after + "\x00",
+                                           limit=PAGE))
+            yield from page
+            if len(page) < PAGE:
+                return
+            start = page[-1].sk + "\x00"
 
     def _take(self, job: Job, version: int, owner: str, now: float, lease_s: float) -> Lease | None:
         if job.state == RUNNING:

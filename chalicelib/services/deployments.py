@@ -43,7 +43,9 @@ def target_of(fn: Function, dep: Deployment) -> Target:
     manifest = dep.manifest or fn.manifest
     return Target(account_id=fn.account_id, function_uuid=fn.uuid, manifest_version=manifest.version,
                   runtime=manifest.runtime, code=manifest.code, environment=dict(manifest.environment),
-                  function_name=fn.name)
+                  function_name=fn.name, build_key=dep.build_key, timeout_s=manifest.timeout_s,
+                  memory_mb=manifest.memory_mb,
+                  dependencies=tuple((d["key"], d.get("value", "")) for d in manifest.dependencies))
 
 
 def _state_after_deploy(fn: Function, dep: Deployment) -> Any:
@@ -171,6 +173,7 @@ class DeploymentService:
             return
         fn, dep = pending
         try:
+            dep = replace(dep, build_key=self._executor.build(target_of(fn, dep)))  # the build step
             self._executor.deploy(target_of(fn, dep))
         except FngateError as err:  # the code or the platform refused it: a visible outcome, not a retry
             self._record_failure(dep, err)

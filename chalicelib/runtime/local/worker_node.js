@@ -252,13 +252,14 @@ function loadError(err) {
   return where ? `${describe(err)} (index.js:${where[1]})` : describe(err);
 }
 
-function compile(code) {
-  const filename = path.join(process.cwd(), 'index.js');
+function compile(code, deps) {
+  // require() resolves from the function's installed packages (deps/node_modules) first, then NODE_PATH
+  const filename = path.join(deps || process.cwd(), 'index.js');
   const wrapper = '(function (exports, require, module, __filename, __dirname) {' + code
     + '\n;return typeof lambda === "function" ? lambda : undefined;\n})';
   const module = { exports: {} };
   const fn = new vm.Script(wrapper, { filename: 'index.js' }).runInThisContext()(
-    module.exports, functionRequire(filename), module, filename, process.cwd());
+    module.exports, functionRequire(filename), module, path.join(process.cwd(), 'index.js'), process.cwd());
   if (typeof fn !== 'function') throw new Error('The code does not define a function lambda');
   return fn;
 }
@@ -270,7 +271,7 @@ async function load(msg) {
     // before any user code: the relay on this worker's loopback and HTTP(S)_PROXY pointing at it (staged beside us)
     if (process.env.FNGATE_EGRESS_SOCKET) await egressRelay().startFromEnv(process.env, relayAhead);
     if (msg.limits) limits = { entries: msg.limits.log_entries, chars: msg.limits.log_chars };
-    lambdaFn = compile(msg.code);
+    lambdaFn = compile(msg.code, msg.deps);
     callbackForm = lambdaFn.length >= 2;
     writeLine(JSON.stringify({ op: 'ready', form: callbackForm ? 'callback' : 'async' }));
   } catch (err) {
