@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +75,10 @@ class LocalRunner:
 
         self._version += 1
         target = Target(account_id=LOCAL_ACCOUNT, function_uuid=f"local-{fn.name}", manifest_version=self._version,
-                        runtime=fn.runtime, code=fn.code, environment=fn.environment, function_name=fn.name)
+                        runtime=fn.runtime, code=fn.code, environment=fn.environment, function_name=fn.name,
+                        dependencies=tuple(sorted(fn.dependencies.items())))
+        if target.dependencies:  # the gateway's build step: resolved, locked, installed (reused while unchanged)
+            target = replace(target, build_key=self._executor.build(target))
         if self._version > 1:
             self._executor.undeploy(LOCAL_ACCOUNT, target.function_uuid)
         outcome = self._executor.invoke(target, event)

@@ -64,6 +64,14 @@ class LocalFunction:
         return pairs_to_dict(self.config.get("environmentVariables"), f"{self.name}/config.json environmentVariables")
 
     @property
+    def dependencies(self) -> dict[str, str]:
+        """Declared packages: lpf's ``[{key, value}]`` (or a ``{name: version}`` object) → {name: version}."""
+        raw = self.config.get("dependencies")
+        if isinstance(raw, dict):
+            return {str(k): str(v) for k, v in raw.items()}
+        return pairs_to_dict(raw, f"{self.name}/config.json dependencies")
+
+    @property
     def input(self) -> dict[str, Any]:
         raw = self.config.get("input")
         if not isinstance(raw, dict):

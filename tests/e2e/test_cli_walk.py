@@ -106,6 +106,7 @@ def test_pull_writes_the_gateways_functions_into_a_fresh_folder(cli: Cli, tmp_pa
     config = cli.cwd / "functions" / "walk-pull" / "config.json"
     data = json.loads(config.read_text())
     data["environmentVariables"] = [{"key": "GREETING", "value": "hi"}]
+    data["dependencies"] = [{"key": "requests", "value": "^2.31"}]
     config.write_text(json.dumps(data))
     cli.ok("push", "walk-pull", "--yes")
     elsewhere = tmp_path / "other"
@@ -113,6 +114,7 @@ def test_pull_writes_the_gateways_functions_into_a_fresh_folder(cli: Cli, tmp_pa
     cli.ok("pull", "walk-pull", cwd=elsewhere)
     pulled = json.loads((elsewhere / "functions" / "walk-pull" / "config.json").read_text())
     assert pulled["environmentVariables"] == [{"key": "GREETING", "value": "hi"}]
+    assert pulled["dependencies"] == [{"key": "requests", "value": "^2.31"}]
     assert (pulled["description"], pulled["runtime"]) == ("pulled back", "python3.11")
     assert (elsewhere / "functions" / "walk-pull" / "main.py").read_text() == \
         (cli.cwd / "functions" / "walk-pull" / "main.py").read_text()

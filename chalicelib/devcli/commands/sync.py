@@ -69,6 +69,9 @@ def _push_plan(api: Api, fn: LocalFunction, remote: dict[str, Any] | None) -> di
     if pairs_to_dict(impl.get("environmentVariables"), "environment") != fn.environment:
         plan["changes"].append("environment variables")
         plan["manifest"]["environment"] = fn.environment
+    if pairs_to_dict(impl.get("dependencies"), "dependencies") != fn.dependencies:
+        plan["changes"].append("dependencies")
+        plan["manifest"]["customDependencies"] = fn.dependencies
     if language_of((old.get("runtime") or {}).get("name")) != fn.language:
         plan["changes"].append(f"runtime → {fn.runtime}")
         plan["manifest"]["runtime"] = fn.runtime
@@ -85,7 +88,7 @@ def _push_plan(api: Api, fn: LocalFunction, remote: dict[str, Any] | None) -> di
 def _apply_push(api: Api, fn: LocalFunction, plan: dict[str, Any]) -> dict[str, Any]:
     if plan["action"] == "create":
         body = {"name": fn.name, "description": fn.description, "runtime": fn.runtime, "code": fn.code,
-                "environment": fn.environment, "samplePayload": fn.input}
+                "environment": fn.environment, "samplePayload": fn.input, "customDependencies": fn.dependencies}
         if fn.event:
             body["eventId"] = fn.event
         created = api.call("POST", "/functions", body)
