@@ -265,3 +265,35 @@ def test_admin_names_an_unknown_account(cli: Cli, gateway: Gateway) -> None:
     done = cli.fails(Exit.NOT_FOUND, "admin", "users", "list", "--data-dir", str(gateway.data_dir),
                      "--account", "nope")
     assert "no account 'nope'" in done.stderr and ACCOUNT in done.stderr
+
+
+def test_serve_with_a_relative_data_dir_prints_commands_that_work_as_printed(tmp_path) -> None:
+    # GIVEN `fngate serve --data-dir .fngate` as `make serve` runs it (a relative data dir)
+    import shlex
+
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "FNGATE_CONFIG": str(tmp_path / "cfg.json")}
+    proc = subprocess.Popen([sys.executable, "-m", "chalicelib.cli", "serve", "--port", str(port), "--data-dir",
+                             ".fngate"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True)
+    try:
+        lines = {}
+        while len(lines) < 3:
+            line = proc.stdout.readline()
+            assert line, "fngate serve exited before printing its next steps"
+            key, sep, command = line.partition(": ")
+            if key.strip() in ("Credentials", "A user", "Log in") and sep:
+                lines[key.strip()] = shlex.split(command)
+        # WHEN the printed commands are run as printed, from the same folder
+        run = {k: subprocess.run(v, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+                                 input="") for k, v in lines.items() if k != "Log in"}
+        # THEN they work: credentials, a user with a generated password, and a login with it
+        assert run["Credentials"].returncode == 0 and "developerToken" in json.loads(run["Credentials"].stdout)
+        assert run["A user"].returncode == 0, run["A user"].stderr
+        password = run["A user"].stdout.rsplit("password (shown once): ", 1)[1].strip()
+        login = subprocess.run([*lines["Log in"], "--password-stdin"], cwd=tmp_path, env=env, input=password,
+                               capture_output=True, text=True, timeout=60)
+        assert login.returncode == 0, login.stderr
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
