@@ -4,6 +4,7 @@
   fngate admin bootstrap --data-dir D --account A        → one JSON object of credentials on stdout
   fngate admin create-user --data-dir D --account A --login L --role FaaS-Developer [--password-stdin]
   fngate admin rotate-master-key --data-dir D [--resume] [--remove-old-keys]   → a JSON report on stdout
+  fngate admin users|app-keys ..., fngate login/init/push/deploy/invoke/get/...  → chalicelib/devcli/
 """
 
 from __future__ import annotations
@@ -35,8 +36,9 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
-def _admin(settings: Settings) -> SimpleNamespace:
-    """Only what admin commands need (no executor): they work beside a running server on the same data dir."""
+def _admin(settings: Settings, *, create: bool = False) -> SimpleNamespace:
+    """Only what admin commands need (no executor): they work beside a running server on the same data dir.
+    ``create``: `fngate serve` may make the store; admin commands refuse a dir that holds none."""
     from chalicelib.clock import Clock
     from chalicelib.services.container import build_keyring, build_store
     from chalicelib.services.domains import DomainService
@@ -44,11 +46,20 @@ def _admin(settings: Settings) -> SimpleNamespace:
     from chalicelib.services.provisioning import ProvisioningService
     from chalicelib.services.secrets import SecretService
 
+    if not create:
+        _require_store(settings)
     store, keyring, clock = build_store(settings), build_keyring(settings), Clock()
     identity = IdentityService(store, keyring, load_signer(store, keyring), clock)
     provisioning = ProvisioningService(store, identity, SecretService(store, keyring, clock),
                                        DomainService(store, clock), settings.domain_map, settings.public_host)
     return SimpleNamespace(store=store, keyring=keyring, identity=identity, provisioning=provisioning)
+
+
+def _require_store(settings: Settings) -> None:
+    """Admin commands work on the store `fngate serve` made; never silently on a new one in a mistyped dir."""
+    from chalicelib.devcli.datadir import require_store
+
+    require_store(settings)
 
 
 def _identity(settings: Settings) -> Any:
@@ -68,7 +79,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     processes = max(1, args.processes or os.cpu_count() or 1)
     settings = _per_process(settings, processes)
-    admin = _admin(settings)  # before the processes start; closed, as a store must not cross a fork
+    admin = _admin(settings, create=True)  # before the processes start; closed, as a store must not cross a fork
     try:
         first = not admin.identity.account_exists(args.account)
         admin.identity.ensure_account(args.account)
@@ -80,8 +91,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
               f"(data: {settings.data_dir})", flush=True)
         if first:
             print(f"Created account '{args.account}'.", flush=True)
-        print(f"Credentials: fngate admin bootstrap --data-dir {settings.data_dir} --account {args.account}",
-              flush=True)
+        print(_next_steps(address, settings.data_dir, args.account), flush=True)
 
     failed = multiprocessing.Event()  # set by a server process that cannot build its services
     serve(functools.partial(_gateway_process, settings, failed), args.host, args.port, processes=processes,
@@ -121,6 +131,32 @@ def _gateway_process(settings: Settings, failed: Any) -> Any:
     return ChaliceWSGI(app, max_body=settings.max_body_bytes, error_renderer=render_transport_error)
 
 
+def _self_command() -> str:
+    """How the user can run this very `fngate` again: the name on PATH, the script's path, or python -m."""
+    import os
+    import shlex
+    import shutil
+
+    script = sys.argv[0] if sys.argv else ""
+    if os.path.basename(script) == "fngate":
+        found = shutil.which("fngate")
+        if found and os.path.exists(script) and os.path.samefile(found, script):
+            return "fngate"
+        return shlex.quote(os.path.relpath(script) if not os.path.isabs(script) else script)
+    return f"{shlex.quote(sys.executable)} -m chalicelib.cli"
+
+
+def _next_steps(address: str, data_dir: Path, account: str) -> str:
+    """The banner's commands, written so they work when pasted into a shell in this directory."""
+    import shlex
+
+    fngate, where = _self_command(), shlex.quote(str(data_dir))
+    return (f"Credentials: {fngate} admin bootstrap --data-dir {where} --account {account}\n"
+            f"A user:      {fngate} admin users create --data-dir {where} --account {account} --login dev "
+            f"--role FaaS-Developer --role FaaS-Admin --generate-password\n"
+            f"Log in:      {fngate} login --url {address} --account {account} --user dev")
+
+
 def cmd_bootstrap(args: argparse.Namespace) -> int:
     """Create or find the account, provision it as seed 000 says (idempotent), print its credentials."""
     settings = _settings(args)
@@ -155,6 +191,7 @@ def cmd_rotate_master_key(args: argparse.Namespace) -> int:
     from chalicelib.services.rotation import rotate_master_key
 
     settings = _settings(args)
+    _require_store(settings)
     store = build_store(settings)
     try:
         report = rotate_master_key(store, build_keyring(settings), resume=args.resume,
@@ -167,7 +204,10 @@ def cmd_rotate_master_key(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="fngate", description="Self-hostable functions gateway")
+    from chalicelib.devcli.commands import exit_codes_help
+
+    parser = argparse.ArgumentParser(prog="fngate", description="Self-hostable functions gateway",
+                                     epilog=exit_codes_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the gateway")
     serve.add_argument("--host", default="127.0.0.1")
@@ -201,6 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
     rotate.add_argument("--remove-old-keys", action="store_true",
                         help="afterwards delete master keys no record references any more")
     rotate.set_defaults(func=cmd_rotate_master_key)
+    from chalicelib.devcli import register
+
+    register(sub, admin)
     return parser
 
 
@@ -211,11 +254,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as err:  # the CLI prints one line, not a traceback
+        from chalicelib.devcli.errors import CliError
         from chalicelib.domain.errors import FngateError
 
         if isinstance(err, FngateError):
             print(f"fngate: {err}", file=sys.stderr)
             return 2
+        if isinstance(err, CliError):
+            print(f"fngate: {err.message}" + (f"\n  hint: {err.hint}" if err.hint else ""), file=sys.stderr)
+            return int(err.code)
         raise
 
 

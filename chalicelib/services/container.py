@@ -190,7 +190,7 @@ def build_executor(settings: Settings, rpc_handler: Any = None, egress: Any = No
     return LocalExecutor(timeout_s=settings.function_timeout_s, max_workers=settings.max_workers,
                          insecure_sandbox=settings.insecure_sandbox, rpc_handler=rpc_handler,
                          toolbelt_node_path=toolbelt.NODE_PATH, toolbelt_python_path=toolbelt.PYTHON_PATH,
-                         egress=egress, deps_root=str(settings.deps_dir),
+                         egress=egress, deps_root=str(settings.deps_dir.resolve()),  # the view mounts it
                          build_limits=BuildLimits(max_bytes=settings.deps_max_mb * 1024 * 1024,
                                                   timeout_s=settings.deps_build_timeout_s, allow=settings.deps_allow,
                                                   deny=settings.deps_deny))

@@ -174,6 +174,38 @@ class IdentityService:
                                    "sub": client_id, "scope": " ".join(record.data["scopes"])}, limits.TOKEN_TTL_S)
         return {"access_token": token, "token_type": "Bearer", "expires_in": limits.TOKEN_TTL_S}
 
+    # -- administration (fngate admin users / app-keys) -------------------------------------------------------------
+    def list_users(self, account_id: str) -> list[User]:
+        return [User.from_dict(r.data) for r in self._store.query(Query("user", account_id))]
+
+    def delete_user(self, account_id: str, login: str) -> User | None:
+        """Remove the user and its login name; its tokens stop working within _PRINCIPAL_TTL_S."""
+        user = self.find_user(account_id, login)
+        if user is None:
+            return None
+        self._store.delete("user", account_id, user.user_id)
+        self._store.delete("login", account_id, login.lower())
+        return user
+
+    def list_app_keys(self, account_id: str) -> list[AppKey]:
+        return [AppKey.from_dict(r.data) for r in self._store.query(Query("appkey", account_id))]
+
+    def find_app_key(self, account_id: str, name_or_id: str) -> AppKey | None:
+        record = self._store.get("appkey", account_id, name_or_id)
+        return AppKey.from_dict(record.data) if record else self._find_app_key_by_name(account_id, name_or_id)
+
+    def rotate_app_key(self, account_id: str, client_id: str) -> tuple[AppKey, str]:
+        """A new secret for the same client id: the old secret stops working at once (issued tokens expire)."""
+        record = self._store.get("appkey", account_id, client_id)
+        if record is None:
+            raise BadInput(detail=f"no app key {client_id} on account {account_id}")
+        secret = secrets.token_urlsafe(32)
+        context = {"account": account_id, "app-key": client_id}
+        sealed = seal(self._keyring, secret.encode(), context) if record.data.get("sealed") else {}
+        data = {**record.data, "secret_hash": _secret_hash(secret), "sealed": sealed}
+        self._store.put("appkey", account_id, client_id, data, expected_version=record.version)
+        return AppKey.from_dict(data), secret
+
     # -- authentication ---------------------------------------------------------------------------------------------
     def authenticate(self, account_id: str, authorization: str | None) -> Principal:
         """The caller behind an Authorization header, bound to ``account_id`` (401 / 403 otherwise)."""

@@ -55,7 +55,7 @@ def server_processes(gw: Gateway) -> set[int]:
     return {p for p in children(gw.process.pid) if b"chalicelib.cli" in _cmdline(p)}
 
 
-def wait_for(condition: Callable[[], Any], what: str, timeout: float = 20.0) -> Any:
+def wait_for(condition: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()

@@ -56,3 +56,21 @@ def test_a_schedule_fires_on_a_real_gateway(shifted: Gateway):
         seen.append(shifted.request("GET", counts, token=token)[1])
         time.sleep(0.1)
     assert seen[-1]["successfulInvocations"] == 1 and seen[-1]["unsuccessfulInvocations"] == 0, seen[-1]
+
+
+def test_the_fngate_cli_creates_lists_and_deletes_schedules(shifted: Gateway, tmp_path_factory):
+    from tests.e2e.cli_helpers import make_cli
+
+    shifted.deploy("sched-cli", PY, runtime="python3.11")
+    cli = make_cli(tmp_path_factory.mktemp("schedcli"))
+    cli.ok("admin", "users", "create", "--data-dir", str(shifted.data_dir), "--account", ACCOUNT, "--login",
+           "sched-dev", "--role", "FaaS-Developer", "--password-stdin", stdin="sched-password-1")
+    cli.ok("login", "--url", shifted.url, "--account", ACCOUNT, "--user", "sched-dev", "--password-stdin",
+           stdin="sched-password-1")
+    created = cli.json("schedules", "create", "sched-cli", "--cron", "30 2 * * *", "--time-zone", "Europe/Berlin")
+    assert created["cronExpression"] == "30 2 * * *" and created["timeZone"] == "Europe/Berlin"
+    assert created["id"] in [s["id"] for s in cli.json("schedules", "list")]
+    cli.ok("schedules", "delete", created["id"])
+    assert created["id"] not in [s["id"] for s in cli.json("schedules", "list")]
+    bad = cli("schedules", "create", "sched-cli", "--cron", "* * * * * *")
+    assert bad.returncode != 0 and "cronExpression: 6 fields given" in bad.stderr, bad.stderr
