@@ -19,6 +19,7 @@ from typing import Any
 from chalice import Blueprint, Response
 from chalice.app import Request
 
+from chalicelib.domain import jsondoc
 from chalicelib.domain.errors import BadInput, FngateError, FunctionFailed, InvalidClient
 from chalicelib.domain.permissions import Principal
 from chalicelib.domain.validation import validate_account_id
@@ -89,8 +90,8 @@ def json_body(request: Request, *, required: bool = True) -> Any:
             raise BadInput(detail="request body must be a JSON document")
         return {}
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+        return jsondoc.parse(raw)
+    except jsondoc.JsonRejected as exc:
         raise BadInput(detail=f"request body is not valid JSON: {exc}") from None
 
 

@@ -9,6 +9,7 @@ from urllib.parse import parse_qs
 from chalice import Blueprint, Response
 
 from chalicelib.api._wire import JSON, json_response, object_body, route
+from chalicelib.domain import jsondoc
 from chalicelib.domain.errors import BadInput, FngateError, NotAuthenticated, NotFound
 from chalicelib.domain.validation import validate_account_id
 from chalicelib.services.container import services
@@ -33,8 +34,8 @@ def _client_credentials() -> tuple[str, str, str]:
     raw = req.raw_body.decode("utf-8", "replace") if isinstance(req.raw_body, bytes) else (req.raw_body or "")
     if raw.lstrip().startswith("{"):
         try:
-            data = {k: str(v) for k, v in json.loads(raw).items()}
-        except (ValueError, AttributeError):
+            data = {k: str(v) for k, v in jsondoc.parse(raw).items()}
+        except (jsondoc.JsonRejected, AttributeError):
             raise BadInput(detail="malformed JSON body") from None
     else:
         data = {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()}
