@@ -130,6 +130,12 @@ def request_id(request: Request) -> str:
     return rid
 
 
+def client_address(request: Request) -> str:
+    """The caller's address as the edge saw it (API Gateway's sourceIp; the local server fills in the same field)."""
+    identity = (request.context or {}).get("identity") or {}
+    return str(identity.get("sourceIp") or "unknown")[:64]
+
+
 def query_list(request: Request, key: str) -> list[str]:
     params = request.query_params
     if not params or key not in params:
