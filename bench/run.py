@@ -320,6 +320,9 @@ def main() -> None:
     rows.append(("in-process invoke (no sockets; profile.txt)", f"{inproc_us:.0f} µs", f"before {BEFORE['inproc']}",
                  "–"))
     rows += isolation
+    from bench.credentials import measure as credential_timing
+
+    rows += credential_timing()
     write(rows, floor, local, has_wrk, time.perf_counter() - started)
     shutil.rmtree(work, ignore_errors=True)
 
