@@ -135,12 +135,24 @@ def _connection(url: str, timeout: float, context: ssl.SSLContext | None) -> tup
 
 
 def _decode(body: bytes, encoding: str) -> bytes:
+    """The decoded body, at most MAX_RESPONSE_BYTES of it: a small compressed answer may not expand without bound."""
     encoding = encoding.strip().lower()
     if encoding in ("gzip", "x-gzip"):
-        return zlib.decompress(body, 16 + zlib.MAX_WBITS)
+        return _inflate(body, 16 + zlib.MAX_WBITS)
     if encoding == "deflate":
-        return zlib.decompress(body)
+        return _inflate(body, zlib.MAX_WBITS)
     return body
+
+
+def _inflate(body: bytes, wbits: int) -> bytes:
+    inflater = zlib.decompressobj(wbits)
+    try:
+        out = inflater.decompress(body, MAX_RESPONSE_BYTES + 1)
+    except zlib.error as exc:
+        raise RequestError("EDECOMPRESS", f"The response body cannot be decoded: {exc}") from None
+    if len(out) > MAX_RESPONSE_BYTES or inflater.unconsumed_tail:
+        raise RequestError("E2BIG", f"The decompressed response exceeds {MAX_RESPONSE_BYTES} bytes")
+    return out
 
 
 def _failure(err: BaseException, url: str) -> RequestError:
