@@ -98,12 +98,15 @@ def build_egress(settings: Settings, domains: DomainService) -> Any:
     """The local executor's egress proxy (started): reads the accounts' allowlists, re-reads one when it changes."""
     from chalicelib.runtime.egress import EgressProxy, mapped_resolver
 
-    routes, ports = {}, [80, 443]
+    routes: dict[str, str] = {}
+    own_port: dict[str, list[int]] = {}
     if settings.public_host and settings.self_address:  # functions call this gateway (Orchestrator, LpClient)
         routes[settings.public_host] = settings.self_address
-        ports.append(int(settings.public_host.rpartition(":")[2] or 80))
+        host, _, port = settings.public_host.rpartition(":") if ":" in settings.public_host else (
+            settings.public_host, "", "80")
+        own_port[host.strip("[]")] = [int(port)]  # the gateway's port, on the gateway's name only
     proxy = EgressProxy(domains.allowlist_for, socket_path=egress_socket_path(settings),
-                        resolver=mapped_resolver(routes), allowed_ports=tuple(sorted(set(ports))))
+                        resolver=mapped_resolver(routes), allowed_ports=(80, 443), host_ports=own_port)
     domains.on_change.append(proxy.invalidate)
     return proxy.start()
 
