@@ -217,7 +217,8 @@ class LocalExecutor:
         spares = self._spares[language]
         spare = spares.take(wait_s=SPARE_WAIT_S[language])
         load = {"op": "load", "code": target.code, "env": self._function_env(target),
-                "limits": {"log_entries": LOG_ENTRIES_MAX, "log_chars": LOG_CHARS_MAX}}
+                "limits": {"log_entries": LOG_ENTRIES_MAX, "log_chars": LOG_CHARS_MAX},
+                "guard": self._policy.guard_runtime}
         try:
             if spare is not None:
                 try:

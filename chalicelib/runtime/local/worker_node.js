@@ -241,7 +241,10 @@ function egressRelay() {
   return createRequire(path.join(here, 'worker_node.js'))('./egress_relay.js');
 }
 
+let guarded = true; // the load message's `guard` (tests turn it off to probe the OS sandbox beneath)
+
 function refuseModule(id) {
+  if (!guarded) return;
   const text = String(id);
   const name = text.replace(/^node:/, '').split('/')[0];
   if (DENIED.has(name) || text.startsWith('.') || path.isAbsolute(text) || text.includes('\\')) {
@@ -304,6 +307,8 @@ async function load(msg) {
     // before any user code: the relay on this worker's loopback and HTTP(S)_PROXY pointing at it (staged beside us)
     if (process.env.FNGATE_EGRESS_SOCKET) await egressRelay().startFromEnv(process.env, relayAhead);
     if (msg.limits) limits = { entries: msg.limits.log_entries, chars: msg.limits.log_chars };
+    guarded = msg.guard !== false;
+    if (guarded) sealProcess();
     lambdaFn = compile(msg.code);
     callbackForm = lambdaFn.length >= 2;
     writeLine(JSON.stringify({ op: 'ready', form: callbackForm ? 'callback' : 'async' }));
@@ -344,7 +349,6 @@ function main() {
   process.on('uncaughtException', uncaught);
   process.on('unhandledRejection', uncaught);
   process.on('SIGXCPU', () => { recycle = true; });
-  sealProcess();
   let pending = '';
   process.stdin.setEncoding('utf8');
   process.stdin.on('data', (chunk) => {
