@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 DATA_DIR ?= .fngate
 
-.PHONY: serve test lint bench install install-dev clean
+.PHONY: serve test lint typecheck audit bench install install-dev clean
 
 $(VENV)/.run-installed: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,10 +26,21 @@ serve: install
 
 test: install-dev
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 	$(PY) -m pytest -q
 
 lint: install-dev
 	$(PY) -m ruff check .
+
+typecheck: install-dev
+	$(PY) -m mypy
+
+# Known vulnerabilities in what ships: the Python requirements (resolved with their dependencies) and the npm
+# packages the gateway ships (the Toolbelt, which has no third-party dependencies). Fails on a finding; a
+# vulnerability service that cannot be reached is reported, not fatal.
+audit: install-dev
+	$(PY) -m pip_audit -r requirements.txt --progress-spinner off
+	$(PY) .ci/npm_audit.py
 
 # wrk (Debian's package) is the load generator; without it (no apt, not root) the benchmarks fall back to the
 # Python load generator and results.md says so.

@@ -47,7 +47,7 @@ def dialect_for(v: str | None, path: str, has_event_source: bool) -> Dialect:
 def dialect_of(request: Request | None) -> Dialect:
     if request is None:
         return Dialect.V2
-    query = request.query_params or {}
+    query: Any = request.query_params or {}
     path = request.context.get("resourcePath", "") if request.context else ""
     return dialect_for(query.get("v"), path, request.headers.get("lp-eventsource") is not None)
 
@@ -64,7 +64,7 @@ def error_body(err: FngateError, dialect: Dialect) -> dict[str, Any]:
 
 def error_response(err: FngateError, dialect: Dialect, request_id: str = "") -> Response:
     status = err.v1_status if dialect is Dialect.V1 and err.v1_status else err.status
-    headers = {"Content-Type": JSON}
+    headers: dict[str, Any] = {"Content-Type": JSON}
     if err.retry_after is not None:
         headers["Retry-After"] = str(err.retry_after)
     if request_id:
@@ -144,7 +144,7 @@ def query_list(request: Request, key: str) -> list[str]:
 
 
 def query_value(request: Request, key: str, default: str = "") -> str:
-    params = request.query_params or {}
+    params: Any = request.query_params or {}
     return params.get(key) or default
 
 

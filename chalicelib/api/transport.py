@@ -23,5 +23,6 @@ def render_transport_error(status: int, method: str, path: str, headers: dict[st
     v = query.get("v")
     v = v[0] if isinstance(v, list) and v else v
     lowered = {k.lower() for k in headers}
-    body = json.dumps(error_body(err, dialect_for(v, path, "lp-eventsource" in lowered))).encode()
+    body = json.dumps(error_body(err, dialect_for(None if v is None else str(v), path, "lp-eventsource" in lowered))
+                      ).encode()
     return status, {"Content-Type": "application/json"}, body

@@ -8,6 +8,7 @@ let caches elsewhere (a Toolbelt-side cache, say) drop a key when it changes.
 
 from __future__ import annotations
 
+import builtins
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -149,7 +150,8 @@ class SecretService:
         return {"key": key, "envelope": envelope, "created_at": created["created_at"],
                 "created_by": created["created_by"], "updated_at": now, "updated_by": by, "functions": functions}
 
-    def _insert(self, account_id: str, key: str, text: str, by: str, readers: list[str] | None = None) -> Record:
+    def _insert(self, account_id: str, key: str, text: str, by: str,
+                readers: builtins.list[str] | None = None) -> Record:
         try:
             record = self._store.put(KIND, account_id, key, self._sealed(account_id, key, text, by, None, readers),
                                      expected_version=MUST_NOT_EXIST)

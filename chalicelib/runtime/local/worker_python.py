@@ -180,7 +180,7 @@ def guard_runtime() -> None:
                 setattr(module, name, _refused(f"{prefix}.{name}"))
     _posixsubprocess.fork_exec = _refused("subprocess")  # subprocess, multiprocessing and asyncio's spawns
     if "subprocess" in sys.modules:  # imported already (asyncio does): it holds its own reference
-        sys.modules["subprocess"]._fork_exec = _posixsubprocess.fork_exec
+        setattr(sys.modules["subprocess"], "_fork_exec", _posixsubprocess.fork_exec)  # noqa: B010
     for name in [m for m in sys.modules if m.partition(".")[0] in REFUSED_MODULES or m.startswith("_fngate_")]:
         if name != "_fngate_worker_python_logs":  # the sandbox's own modules hold ctypes: out of reach by import
             del sys.modules[name]

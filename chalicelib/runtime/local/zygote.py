@@ -70,7 +70,8 @@ class _Server:
                 self.view_error = str(err)
         _load("worker_python_logs")  # before worker_python, which imports it under this name
         self.worker = _load("worker_python")
-        remap = (lambda: self.sandbox.remap_imports(view["paths"])) if self.view_root else self.sandbox.route_imports
+        paths = view["paths"] if view and self.view_root else None
+        remap = (lambda: self.sandbox.remap_imports(paths)) if paths is not None else self.sandbox.route_imports
         self.worker.prepare(extra_paths, remap)
 
     def serve(self) -> None:

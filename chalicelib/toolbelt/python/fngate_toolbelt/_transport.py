@@ -91,8 +91,8 @@ class _UnixConnection(http.client.HTTPConnection):
         sock.settimeout(self.timeout)
         sock.connect(self._path)
         self.sock = sock
-        if self._tunnel_host:
-            self._tunnel()
+        if self._tunnel_host:  # type: ignore[attr-defined]  # http.client's CONNECT state (private, stable)
+            self._tunnel()  # type: ignore[attr-defined]
 
 
 class _UnixTLSConnection(http.client.HTTPSConnection):
@@ -104,7 +104,8 @@ class _UnixTLSConnection(http.client.HTTPSConnection):
 
     def connect(self) -> None:
         _UnixConnection.connect(self)  # type: ignore[arg-type]
-        self.sock = self._context.wrap_socket(self.sock, server_hostname=self._tunnel_host or self.host)
+        self.sock = self._context.wrap_socket(  # type: ignore[attr-defined]
+            self.sock, server_hostname=self._tunnel_host or self.host)  # type: ignore[attr-defined]
 
 
 def _connection(url: str, timeout: float, context: ssl.SSLContext | None) -> tuple[http.client.HTTPConnection, str]:
