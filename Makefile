@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 DATA_DIR ?= .fngate
 
-.PHONY: serve test lint typecheck audit bench install install-dev clean
+.PHONY: serve test lint typecheck audit fuzz bench install install-dev clean
 
 $(VENV)/.run-installed: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ lint: install-dev
 
 typecheck: install-dev
 	$(PY) -m mypy
+
+# Schemathesis over every route with each role's token, as in `make test` but with many more examples per route.
+FUZZ_EXAMPLES ?= 200
+fuzz: install-dev
+	FNGATE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q tests/api/test_schema_fuzz.py
 
 # Known vulnerabilities in what ships: the Python requirements (resolved with their dependencies) and the npm
 # packages the gateway ships (the Toolbelt, which has no third-party dependencies). Fails on a finding; a
