@@ -1,6 +1,6 @@
-"""Schemathesis over every route of /openapi.json, with each role's token: no 5xx, and every answer matches the
-schema the document declares (status, content type, body). Bounded here; `make fuzz` runs it with many more
-examples per route (FNGATE_FUZZ_EXAMPLES)."""
+"""Schemathesis over every route of /openapi.json, with each role's token: no 5xx, every answer matches the schema
+the document declares (status, content type, body), and requests the schema does not allow are refused. Bounded
+here; `make fuzz` runs it with many more examples per route (FNGATE_FUZZ_EXAMPLES)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    negative_data_rejection,
     response_schema_conformance,
     status_code_conformance,
 )
@@ -33,7 +34,8 @@ from tests.conftest import ACCOUNT
 from tests.fakes import FakeExecutor
 
 EXAMPLES = int(os.environ.get("FNGATE_FUZZ_EXAMPLES", "3"))
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
+          negative_data_rejection]
 ROLES = ("adminToken", "developerToken", "invocationToken", "appToken", None)
 
 
