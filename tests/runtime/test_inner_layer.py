@@ -29,6 +29,8 @@ async function lambda(input) {
     nodeTest: await attempt(() => require('node:test')),
     redefine: await attempt(() => Object.defineProperty(process, 'binding', { value: () => 1 })),
     reassign: await attempt(() => { process.binding = () => 1; return process.binding('x'); }),
+    inspector: await attempt(() => process.kill(process.pid, 'SIGUSR1')),
+    inspectorByNumber: await attempt(() => process.kill(process.pid, 10)),
   };
 }
 """
@@ -52,5 +54,7 @@ def test_node_functions_cannot_reach_bindings_addons_or_unguarded_require(execut
         "resolve": "Module '/tmp/escape.js' is not available to functions",
         "workerThreads": "Module 'worker_threads' is not available to functions",
         "nodeTest": "Module 'node:test' is not available to functions",
+        "inspector": "process.kill with SIGUSR1 is not available to functions",
+        "inspectorByNumber": "process.kill with SIGUSR1 is not available to functions",
     }
 

@@ -9,7 +9,7 @@
  * `lp-faas-toolbelt`, lives there) — no files by path (a file the function wrote to /tmp would get an unguarded
  * require). Node's ways around `require` are closed before any code arrives (sealProcess): process.binding and
  * _linkedBinding (the native bindings, spawn_sync among them), dlopen (native addons), getBuiltinModule (guarded
- * like require), execve, mainModule. This inner layer keeps honest code honest and makes the OS sandbox (its
+ * like require), execve, mainModule, and SIGUSR1 through process.kill (the inspector). This inner layer keeps honest code honest and makes the OS sandbox (its
  * seccomp filter refuses new processes) the second line, not the only one.
  *
  * Error rule (the only place it lives for Node):
@@ -20,6 +20,7 @@
  *  - either form: an unhandled rejection → runtime-exception; a result JSON cannot carry → runtime-exception.
  */
 const fs = require('fs');
+const os = require('os');
 const path = require('path');
 const util = require('util');
 const vm = require('vm');
@@ -282,6 +283,13 @@ function sealProcess() {
     });
   }
   fix('mainModule', undefined);
+  const kill = process.kill.bind(process);
+  fix('kill', (pid, signal) => { // SIGUSR1 would start the inspector, whose console has an unguarded require
+    if (signal === 'SIGUSR1' || signal === os.constants.signals.SIGUSR1) {
+      throw new Error('process.kill with SIGUSR1 is not available to functions');
+    }
+    return kill(pid, signal);
+  });
 }
 
 function loadError(err) {
