@@ -9,8 +9,8 @@
  * `lp-faas-toolbelt`, lives there) — no files by path (a file the function wrote to /tmp would get an unguarded
  * require). Node's ways around `require` are closed before any code arrives (sealProcess): process.binding and
  * _linkedBinding (the native bindings, spawn_sync among them), dlopen (native addons), getBuiltinModule (guarded
- * like require), execve, mainModule, and SIGUSR1 through process.kill (the inspector). This inner layer keeps honest code honest and makes the OS sandbox (its
- * seccomp filter refuses new processes) the second line, not the only one.
+ * like require), execve, mainModule, and SIGUSR1 through process.kill (the inspector). This inner layer makes
+ * the OS sandbox (its seccomp filter refuses new processes) the second line, not the only one.
  *
  * Error rule (the only place it lives for Node):
  *  - callback form: callback(err) → custom-failure (err.message); a throw, sync or async (uncaughtException),
