@@ -8,10 +8,13 @@ DATA_DIR ?= .fngate
 
 .PHONY: serve test lint typecheck audit fuzz bench install install-dev clean
 
-$(VENV)/.run-installed: requirements.txt pyproject.toml
+$(VENV)/.run-installed: requirements.txt pyproject.toml chalicelib/toolbelt/node/preinstalled/package-lock.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt -e .
+	@# packages every Node function may require (jsforce), as on LivePerson; no install scripts run
+	command -v npm >/dev/null && npm ci --prefix chalicelib/toolbelt/node/preinstalled --ignore-scripts \
+		--omit=dev --no-audit --no-fund --loglevel=error || echo "npm not found: Node functions get no preinstalled packages"
 	touch $@
 
 $(VENV)/.dev-installed: $(VENV)/.run-installed requirements-dev.txt
@@ -41,7 +44,7 @@ fuzz: install-dev
 	FNGATE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q tests/api/test_schema_fuzz.py
 
 # Known vulnerabilities in what ships: the Python requirements (resolved with their dependencies) and the npm
-# packages the gateway ships (the Toolbelt, which has no third-party dependencies). Fails on a finding; a
+# packages under chalicelib/ (the Toolbelt, the packages preinstalled for Node functions). Fails on a finding; a
 # vulnerability service that cannot be reached is reported, not fatal.
 audit: install-dev
 	$(PY) -m pip_audit -r requirements.txt --progress-spinner off

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from chalice import Chalice
 
-from chalicelib.api import auth, deployments, domains, events, functions, invoke, lambdas, openapi, secrets
+from chalicelib.api import auth, bots, deployments, domains, events, functions, invoke, jobs, lambdas, openapi, secrets
 from chalicelib.api.middleware import spec_errors
 
 app = Chalice(app_name="fngate")
 app.register_middleware(spec_errors, "http")
-for module in (auth, lambdas, functions, deployments, events, invoke, openapi, secrets, domains):
+for module in (auth, lambdas, functions, deployments, events, invoke, openapi, secrets, domains, jobs, bots):
     app.register_blueprint(module.bp)

@@ -1,4 +1,4 @@
-"""npm audit of the npm packages fngate ships (under chalicelib/): fails on a known vulnerability.
+"""npm audit of the npm packages fngate ships (under chalicelib/, by their lock files): fails on a known vulnerability.
 
 A package without third-party dependencies has nothing to audit. An audit service that cannot be reached is
 reported and not fatal (the check then proves nothing, and says so).
@@ -19,8 +19,12 @@ ROOT = Path(__file__).resolve().parents[1]
 def audit(package: Path) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         shutil.copy(package, Path(tmp) / "package.json")
-        subprocess.run(["npm", "install", "--package-lock-only", "--omit=dev", "--no-fund", "--silent"], cwd=tmp,
-                       check=True)
+        lock = package.with_name("package-lock.json")
+        if lock.exists():  # audit exactly what is installed
+            shutil.copy(lock, Path(tmp) / "package-lock.json")
+        else:
+            subprocess.run(["npm", "install", "--package-lock-only", "--omit=dev", "--no-fund", "--silent"],
+                           cwd=tmp, check=True)
         done = subprocess.run(["npm", "audit", "--omit=dev", "--json"], cwd=tmp, capture_output=True, text=True)
     try:
         report = json.loads(done.stdout or "{}")

@@ -28,7 +28,7 @@ NOOP = "def lambda_handler(input, callback):\n    callback(None, None)\n"
 
 def profile(n: int = 2000) -> tuple[float, str]:
     """(µs per in-process invocation without the profiler, the profile's text); writes profile.txt."""
-    svc = build_services(Settings(data_dir=Path(tempfile.mkdtemp()), sync_deployments=True,
+    svc = build_services(Settings(data_dir=Path(tempfile.mkdtemp()), jobs="inline",
                                   account_rate_per_s=1e9))
     install(svc)
     try:

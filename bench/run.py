@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import fleet, wrk
+from bench import deps, fleet, jobs, wrk
 from bench.floor import _wait_port, chalice_local, floor_route
 from bench.loadgen import Spec, run
 
@@ -320,6 +320,8 @@ def main() -> None:
     rows.append(("in-process invoke (no sockets; profile.txt)", f"{inproc_us:.0f} µs", f"before {BEFORE['inproc']}",
                  "–"))
     rows += isolation
+    rows += deps.rows()
+    rows += jobs.rows()
     from bench.credentials import measure as credential_timing
 
     rows += credential_timing()

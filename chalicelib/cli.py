@@ -67,6 +67,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     services = build_services(settings)
     install(services)
+    services.start_background()
     first = not services.identity.account_exists(args.account)
     services.identity.ensure_account(args.account)
 

@@ -20,6 +20,9 @@ ENV_KMS_KEY_ID = "FNGATE_KMS_KEY_ID"
 ENV_PUBLIC_HOST = "FNGATE_PUBLIC_HOST"  # host[:port] published by service discovery; default: the request's Host
 ENV_DOMAIN_MAP = "FNGATE_DOMAIN_MAP"  # JSON {"msgHist": "host", ...} for LivePerson services
 ENV_FUNCTION_TIMEOUT = "FNGATE_FUNCTION_TIMEOUT_S"
+ENV_FUNCTION_TIMEOUT_MAX = "FNGATE_FUNCTION_TIMEOUT_MAX_S"  # the most a function may set (timeoutSeconds)
+ENV_FUNCTION_MEMORY = "FNGATE_FUNCTION_MEMORY_MB"  # what a new function gets
+ENV_FUNCTION_MEMORY_MAX = "FNGATE_FUNCTION_MEMORY_MAX_MB"  # the most a function may set (memoryMB)
 ENV_MAX_WORKERS = "FNGATE_MAX_WORKERS"
 ENV_INSECURE_SANDBOX = "FNGATE_INSECURE_SANDBOX"
 ENV_MAX_BODY = "FNGATE_MAX_BODY_BYTES"
@@ -28,9 +31,23 @@ ENV_ACCOUNT_CONCURRENCY = "FNGATE_ACCOUNT_CONCURRENCY"  # invocations in flight 
 ENV_LAMBDA_ROLE_ARN = "FNGATE_LAMBDA_ROLE_ARN"  # execution role of function Lambdas (CloudWatch Logs only)
 ENV_LAMBDA_IMAGE_URI = "FNGATE_LAMBDA_IMAGE_URI"  # worker image (needed for Node functions on AWS)
 ENV_TLS = "FNGATE_TLS"  # clients reach this gateway over HTTPS only: answers carry Strict-Transport-Security
+ENV_JOBS = "FNGATE_JOBS"  # background (a runner thread in `fngate serve`) | inline | sqs
+ENV_JOBS_QUEUE_URL = "FNGATE_JOBS_QUEUE_URL"  # the SQS queue that announces jobs (FNGATE_JOBS=sqs)
+ENV_RECORDS = "FNGATE_RECORDS"  # batched (written behind the answer) | sync (written before it: AWS Lambda)
+ENV_DEPS_MAX_MB = "FNGATE_DEPS_MAX_MB"  # installed dependencies of one function, at most
+ENV_DEPS_BUILD_TIMEOUT = "FNGATE_DEPS_BUILD_TIMEOUT_S"
+ENV_DEPS_ALLOW = "FNGATE_DEPS_ALLOW"  # comma-separated package name globs a function may declare (empty: any)
+ENV_DEPS_DENY = "FNGATE_DEPS_DENY"  # globs refused anywhere in a resolved dependency tree
+ENV_EGRESS_PORTS = "FNGATE_EGRESS_PORTS"  # ports functions may reach besides 80 and 443 (comma-separated)
+ENV_EGRESS_PRIVATE_CIDRS = "FNGATE_EGRESS_PRIVATE_CIDRS"  # private networks allowlisted hosts may resolve into
 ENV_AWS_REGION = "AWS_REGION"
+ENV_LAMBDA_NAME = "AWS_LAMBDA_FUNCTION_NAME"  # set by the Lambda runtime
 
 DEFAULT_DATA_DIR = ".fngate"
+
+
+def _globs(value: str | None) -> tuple[str, ...]:
+    return tuple(g.strip() for g in (value or "").split(",") if g.strip())
 
 
 def _flag(value: str | None) -> bool:
@@ -48,6 +65,9 @@ class Settings:
     public_host: str = ""
     domain_map: dict[str, str] = field(default_factory=dict)
     function_timeout_s: float = 30.0
+    function_timeout_max_s: int = 30
+    function_memory_mb: int = 256
+    function_memory_max_mb: int = 256
     max_workers: int = 64
     insecure_sandbox: bool = False
     max_body_bytes: int = 1_048_576
@@ -58,7 +78,15 @@ class Settings:
     lambda_image_uri: str = ""
     self_address: str = ""  # addr:port this gateway listens on; the egress proxy dials it for public_host
     tls: bool = False  # set by `fngate serve --tls-cert`, or FNGATE_TLS=1 behind a TLS edge (API Gateway)
-    sync_deployments: bool = False  # tests: deploy inline instead of in the background
+    jobs: str = "background"  # how jobs are drained: background | inline (tests, the CLI's local mode) | sqs
+    jobs_queue_url: str = ""
+    egress_ports: tuple[int, ...] = ()
+    egress_private_cidrs: tuple[str, ...] = ()
+    deps_max_mb: int = 250
+    deps_build_timeout_s: float = 120.0
+    deps_allow: tuple[str, ...] = ()
+    deps_deny: tuple[str, ...] = ()
+    records: str = "batched"  # invocation records: batched behind the answer | sync (before it; AWS Lambda)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -73,6 +101,9 @@ class Settings:
             "public_host": env.get(ENV_PUBLIC_HOST, ""),
             "domain_map": json.loads(env.get(ENV_DOMAIN_MAP) or "{}"),
             "function_timeout_s": float(env.get(ENV_FUNCTION_TIMEOUT, "30")),
+            "function_timeout_max_s": int(env.get(ENV_FUNCTION_TIMEOUT_MAX, "30")),
+            "function_memory_mb": int(env.get(ENV_FUNCTION_MEMORY, "256")),
+            "function_memory_max_mb": int(env.get(ENV_FUNCTION_MEMORY_MAX, "256")),
             "max_workers": int(env.get(ENV_MAX_WORKERS, "64")),
             "insecure_sandbox": _flag(env.get(ENV_INSECURE_SANDBOX)),
             "tls": _flag(env.get(ENV_TLS)),
@@ -82,12 +113,36 @@ class Settings:
             "lambda_image_uri": env.get(ENV_LAMBDA_IMAGE_URI, ""),
             "account_rate_per_s": float(env.get(ENV_ACCOUNT_RATE, "5000")),
             "account_concurrency": int(env.get(ENV_ACCOUNT_CONCURRENCY, "256")),
+            "jobs": env.get(ENV_JOBS, "sqs" if env.get(ENV_JOBS_QUEUE_URL) else "background"),
+            "jobs_queue_url": env.get(ENV_JOBS_QUEUE_URL, ""),
+            "egress_ports": tuple(int(p) for p in _globs(env.get(ENV_EGRESS_PORTS))),
+            "egress_private_cidrs": _globs(env.get(ENV_EGRESS_PRIVATE_CIDRS)),
+            "deps_max_mb": int(env.get(ENV_DEPS_MAX_MB, "250")),
+            "deps_build_timeout_s": float(env.get(ENV_DEPS_BUILD_TIMEOUT, "120")),
+            "deps_allow": _globs(env.get(ENV_DEPS_ALLOW)),
+            "deps_deny": _globs(env.get(ENV_DEPS_DENY)),
+            # a Lambda is frozen once it has answered: nothing may be left to write behind the answer
+            "records": env.get(ENV_RECORDS, "sync" if env.get(ENV_LAMBDA_NAME) else "batched"),
         }
         return replace(cls(**values), **overrides)
 
     @property
     def sqlite_path(self) -> Path:
         return self.data_dir / "fngate.db"
+
+    @property
+    def function_limits(self) -> Any:
+        """The per-function limits' defaults and ceilings (a ceiling is never below its default)."""
+        from chalicelib.domain.limits import OperatorLimits
+
+        timeout = max(1, int(self.function_timeout_s))
+        return OperatorLimits(timeout_default_s=timeout, timeout_max_s=max(timeout, self.function_timeout_max_s),
+                              memory_default_mb=self.function_memory_mb,
+                              memory_max_mb=max(self.function_memory_mb, self.function_memory_max_mb))
+
+    @property
+    def deps_dir(self) -> Path:
+        return self.data_dir / "deps"
 
     @property
     def key_dir(self) -> Path:

@@ -36,7 +36,7 @@ def make_services(tmp_path: Path, clock: FrozenClock) -> Iterator[Callable[..., 
     built: list[Services] = []
 
     def _make(executor: Any = None, **overrides: Any) -> Services:
-        settings = Settings(data_dir=tmp_path / "data", sync_deployments=True, **overrides)
+        settings = Settings(data_dir=tmp_path / "data", **{"jobs": "inline", **overrides})
         svc = build_services(settings, executor=executor or FakeExecutor(), clock=clock)
         built.append(svc)
         return svc

@@ -18,6 +18,9 @@ class FakeExecutor:
         self.fail_deploy: str | None = None
         self.invocations: list[tuple[Target, dict[str, Any]]] = []
 
+    def build(self, target: Target) -> str:
+        return f"lock-{len(target.dependencies)}" if target.dependencies else ""
+
     def deploy(self, target: Target) -> None:
         if self.fail_build:
             raise BuildFailed(detail=self.fail_build)

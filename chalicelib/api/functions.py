@@ -63,7 +63,8 @@ def update_function(account_id: str, uuid: str) -> Response:
 def update_manifest(account_id: str, uuid: str) -> Response:
     who = authenticate(bp.current_request, account_id)
     body = object_body(bp.current_request)
-    fn = services().functions.update(who, uuid, v2_changes(body, {"code", "environment", "runtime"}),
+    changes = v2_changes(body, {"code", "environment", "runtime", "customDependencies", "timeoutSeconds", "memoryMB"})
+    fn = services().functions.update(who, uuid, changes,
                                      expected_manifest_version=optional_int(body, "version"))
     return json_response(v2_function(fn))
 

@@ -9,7 +9,8 @@ from chalicelib.domain.validation import require_type
 from chalicelib.services.functions import FunctionChanges
 
 _V2_FIELDS = {"name": "name", "description": "description", "eventId": "event_id", "skills": "skills",
-              "samplePayload": "sample_payload", "runtime": "runtime", "code": "code", "environment": "environment"}
+              "samplePayload": "sample_payload", "runtime": "runtime", "code": "code", "environment": "environment",
+              "timeoutSeconds": "timeout_s", "memoryMB": "memory_mb"}  # the last two are ours
 
 
 def _runtime_key(value: Any) -> Any:
@@ -35,6 +36,9 @@ def v1_changes(body: dict[str, Any]) -> FunctionChanges:
             fields["environment"] = impl["environmentVariables"]
         if impl.get("dependencies") is not None:
             fields["dependencies"] = impl["dependencies"]
+        for wire, name in (("timeoutSeconds", "timeout_s"), ("memoryMB", "memory_mb")):  # ours
+            if impl.get(wire) is not None:
+                fields[name] = impl[wire]
     return FunctionChanges(**fields)
 
 
@@ -43,6 +47,10 @@ def v2_changes(body: dict[str, Any], allowed: set[str] | None = None) -> Functio
               if wire in body and (allowed is None or wire in allowed)}
     if "runtime" in fields:
         fields["runtime"] = _runtime_key(fields["runtime"])
+    if "customDependencies" in body and (allowed is None or "customDependencies" in allowed):
+        deps = body["customDependencies"]
+        require_type(deps, dict, "customDependencies")
+        fields["dependencies"] = [{"key": k, "value": v} for k, v in deps.items()]
     return FunctionChanges(**fields)
 
 

@@ -96,6 +96,19 @@ COMPONENTS: dict[str, S] = {
     "TermsAccepted": obj(("accountId",), accountId=STR, provisioned=ANY, secretsCreated=ANY, domainsAdded=ANY,
                          skippedServices=ANY),
     "OpenApi": obj(("openapi", "paths"), openapi=STR, paths=obj()),
+    # -- bots and jobs ----------------------------------------------------------------------------------------------
+    "BotRequest": obj(botId=ANY, functionUuid=ANY, clientSecret=ANY, clientId=ANY, agentId=ANY, name=ANY,
+                      skills=ANY, escalation=ANY, hooks=ANY, callbackUrl=ANY, options=ANY),
+    "Bot": obj(("botId", "functionUuid"), botId=STR, name=ANY, functionUuid=STR, agentId=ANY, clientId=ANY,
+               clientSecret=STR, skills=ANY, escalation=ANY, hooks=ANY, callbackUrl=ANY, options=ANY),
+    "Notification": obj(kind=ANY, type=ANY, body=ANY),
+    "PlainMessage": obj(conversationId=ANY, sequence=ANY, consumerId=ANY, message=ANY, richContent=ANY, event=ANY,
+                        signalPayload=ANY, sdes=ANY),
+    "Accepted": obj(("duplicates",), queued=INT, duplicates=INT, events=arr(ANY)),
+    "ConnectionTest": obj(("ok",), ok=BOOL, functionUuid=ANY, problems=arr(ANY), durationMs=ANY, reply=ANY,
+                          outbound=ANY),
+    "Job": obj(("id", "kind", "state"), id=ANY, kind=STR, state=STR, group=ANY, payload=ANY, attempts=ANY,
+               maxAttempts=ANY, runAt=ANY, createdAt=ANY, updatedAt=ANY, lastError=ANY, errors=ANY),
 }
 
 
@@ -175,5 +188,16 @@ OPERATIONS: dict[tuple[str, str], tuple[S | None, dict[str, S]]] = {
     ("PUT", SEC + "/{key}"): (json_body("SecretRequest"), ok(ref("Secret"))),
     ("DELETE", SEC + "/{key}"): (None, MESSAGE),
     ("GET", A + "/provisioning"): (None, ok(ref("Provisioning"))),
+    ("POST", A + "/bots"): (json_body("BotRequest"), ok(ref("Bot"), "201")),
+    ("GET", A + "/bots"): (None, ok(arr(ref("Bot")))),
+    ("GET", A + "/bots/{bot_id}"): (None, ok(ref("Bot"))),
+    ("PUT", A + "/bots/{bot_id}"): (json_body("BotRequest"), ok(ref("Bot"))),
+    ("DELETE", A + "/bots/{bot_id}"): (None, MESSAGE),
+    ("POST", A + "/bots/{bot_id}/webhook"): (json_body("Notification"), ok(ref("Accepted"))),
+    ("POST", A + "/bots/{bot_id}/messages"): (json_body("PlainMessage"), ok(ref("Accepted"))),
+    ("POST", A + "/bots/{bot_id}/test-connection"): (None, ok(ref("ConnectionTest"))),
+    ("GET", A + "/bots/{bot_id}/logs"): (None, ok(arr(obj()))),
+    ("GET", A + "/jobs"): (None, ok(arr(ref("Job")))),
+    ("POST", A + "/jobs/{job_id}/retry"): (None, ok(ref("Job"))),
     ("POST", A + "/provisioning/terms"): (None, ok(ref("TermsAccepted"))),
 }

@@ -236,3 +236,18 @@ class DomainNotFound(NotFound):
 class DomainExists(Conflict):
     template = "Domain {domain} is already allowlisted on this account"
     v1_code = v2_code = "com.liveperson.faas.proxy-settings.duplicate"  # ours
+
+
+class BotNotFound(NotFound):
+    template = "There is no bot {bot_id} on this account"
+    v1_code = v2_code = "com.liveperson.faas.bot.not-found"  # ours
+
+
+class BotExists(Conflict):
+    template = "A bot {bot_id} already exists on this account"
+    v1_code = v2_code = "com.liveperson.faas.bot.already-exists"  # ours
+
+
+class BotInvalid(ValidationFailed):
+    template = "{detail}"
+    v1_code = v2_code = "com.liveperson.faas.bot.invalid"  # ours

@@ -29,8 +29,11 @@ class Event:
 _CONV = {"conversationId": "c0ffee00-0000-4000-8000-000000000001", "skillId": "1234", "consumerId": "consumer-1"}
 _BOT = {"message": "hello", "convId": _CONV["conversationId"], "event": None,
         "context": {"lpEvent": {"type": "ContentEvent", "content": "hello"}, "lpSdes": {}}}
-_BOT_REPLY = ('{ messages: ["Hello from your function"], context: {} }',
-              '{"messages": ["Hello from your function"], "context": {}}')
+# The echo bot: a welcome for the welcome event, the consumer's message back otherwise (seed 002's basic echo).
+_BOT_REPLY = ('{ messages: [(input.payload.event || {}).name === "welcome" ? "Welcome! I am an echo bot." '
+              ': input.payload.message], context: {} }',
+              '{"messages": ["Welcome! I am an echo bot." if (input["payload"].get("event") or {}).get("name") == '
+              '"welcome" else input["payload"].get("message")], "context": {}}')
 _PASS = ("input.payload", 'input["payload"]')
 _EMPTY = ("{}", "{}")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 # management-api.md §4.1 and §7
 NAME_MAX = 50
 NAME_PATTERN = r"^[A-Za-z0-9_-]+$"  # inferred: matches lpf's local folder names
@@ -17,12 +19,24 @@ FUNCTIONS_PER_ACCOUNT = 50
 DEPLOYED_PER_ACCOUNT = 50
 INVOCATIONS_PER_MONTH = 150_000
 VERSIONS_KEPT = 10  # V2: manifests kept per function
+DEPENDENCIES_MAX = 50  # ours: declared packages per function (their own dependencies are not counted)
 DEPLOYMENTS_KEPT = 20  # issue 4: the last 20 deployments can be restored (LivePerson keeps 5)
 CONCURRENT_DEPLOYMENTS_PER_ACCOUNT = 3
 
 # runtime-and-toolbelt.md §4
 EXECUTION_TIMEOUT_S = 30.0
 MEMORY_MB = 256
+MIN_TIMEOUT_S, MIN_MEMORY_MB = 1, 128  # ours: per-function settings below these make no sense (Lambda: 128 MB)
+
+
+@dataclass(frozen=True)
+class OperatorLimits:
+    """The per-function settings' ceilings, the operator's to raise (FNGATE_FUNCTION_*_MAX); LivePerson's by default."""
+
+    timeout_default_s: int = int(EXECUTION_TIMEOUT_S)  # what a new function gets
+    timeout_max_s: int = int(EXECUTION_TIMEOUT_S)
+    memory_default_mb: int = MEMORY_MB
+    memory_max_mb: int = MEMORY_MB
 LOG_ENTRIES_MAX = 10
 LOG_CHARS_MAX = 5000
 OUTBOUND_REQUESTS_PER_S = 20

@@ -46,13 +46,15 @@ class Manifest(Document):
     code: str
     environment: dict[str, str] = field(default_factory=dict)
     dependencies: list[dict[str, str]] = field(default_factory=list)
+    timeout_s: int = 0  # per-function limits (0 = the gateway's default), taking effect with the deployment
+    memory_mb: int = 0
     spec: str = "v1.0.0"
     created_at: str = ""
     created_by: str = ""
 
     def same_content(self, other: Manifest) -> bool:
-        return (self.code, self.environment, self.runtime, self.dependencies) == (
-            other.code, other.environment, other.runtime, other.dependencies)
+        return (self.code, self.environment, self.runtime, self.dependencies, self.timeout_s, self.memory_mb) == (
+            other.code, other.environment, other.runtime, other.dependencies, other.timeout_s, other.memory_mb)
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,8 @@ class Deployment(Document):
     error_logs: list[dict[str, Any]] = field(default_factory=list)
     manifest: Manifest | None = None  # snapshot of what was deployed, so any deployment can be restored
     restored_from: int | None = None
+    job_id: str = ""  # the job carrying it out while active; no such live job = lost, and failed on sight
+    build_key: str = ""  # the installed dependency lock it runs with ("" = no dependencies)
 
     @property
     def active(self) -> bool:

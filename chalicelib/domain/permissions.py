@@ -43,6 +43,13 @@ ALLOWED: Mapping[tuple[str, Action], frozenset[Role]] = {
     ("logs", Action.READ): frozenset({A, D, I}),
     ("logs", Action.CREATE): frozenset({D}),
     ("reporting", Action.READ): frozenset({A, D, I}),
+    # fngate's own: background jobs (deploys, ...) of the account, and the retry of a dead-lettered one
+    ("job", Action.READ): frozenset({A, D}),
+    ("job", Action.WRITE): frozenset({A, D}),
+    # fngate's own: Third-Party Bots connector bots (seed 004: configuring one needs FaaS-Admin)
+    ("bot", Action.READ): frozenset({A, D}),
+    ("bot", Action.WRITE): frozenset({A}),
+    ("bot", Action.INVOKE): frozenset({A, D}),  # Test Connection
 }
 
 INVOKE_SCOPE = "faas.lambda.invoke"

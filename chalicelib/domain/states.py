@@ -28,6 +28,7 @@ class Transition(StrEnum):
     DEPLOY_FAILED = "deploy-failed"
     UNDEPLOY = "undeploy"
     UNDEPLOY_DONE = "undeploy-done"
+    UNDEPLOY_FAILED = "undeploy-failed"  # gave up: the deployment is still live, and the function says so
     DELETE = "delete"
 
 
@@ -57,6 +58,7 @@ for _s in (S.DRAFT, S.MODIFIED, S.PRODUCTIVE, S.BUILD_ERROR, S.DEPLOY_ERROR):
 for _s in (S.PRODUCTIVE, S.MODIFIED, S.BUILD_ERROR, S.DEPLOY_ERROR):
     _allow(_s, T.UNDEPLOY, S.MARKED_UNDEPLOYED, (True,))
 _allow(S.MARKED_UNDEPLOYED, T.UNDEPLOY_DONE, S.DRAFT)
+_allow(S.MARKED_UNDEPLOYED, T.UNDEPLOY_FAILED, S.DEPLOY_ERROR, (True,))
 for _s in (S.DRAFT, S.BUILD_ERROR, S.DEPLOY_ERROR):
     _allow(_s, T.DELETE, _s, (False,))
 

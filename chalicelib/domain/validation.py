@@ -106,8 +106,39 @@ def _validate_env_pair(key: Any, value: Any) -> None:
                                       f"{limits.ENV_VALUE_MAX} characters")
 
 
+_PACKAGE = re.compile(r"^(@[a-z0-9][\w.-]*/)?[A-Za-z0-9][\w.-]*$")  # npm (scoped) and PyPI names
+
+
 def validate_dependencies(deps: Any) -> list[dict[str, str]]:
+    """[{key: package name, value: version spec}]: names unique and well formed; the build step resolves them."""
     require_type(deps, list, "dependencies")
+    if len(deps) > limits.DEPENDENCIES_MAX:
+        raise ValidationFailed(detail=f"at most {limits.DEPENDENCIES_MAX} dependencies")
+    out: list[dict[str, str]] = []
     for dep in deps:
         require_type(dep, dict, "dependencies[]")
-    return [{"key": str(d.get("key", "")), "value": str(d.get("value", ""))} for d in deps]
+        name, spec = dep.get("key"), dep.get("value", "")
+        if not isinstance(name, str) or not _PACKAGE.match(name) or len(name) > 214:
+            raise ValidationFailed(detail=f"dependency name {name!r} is not a package name")
+        if not isinstance(spec, str) or len(spec) > 256 or any(c in spec for c in "\n\r;|&$`<>"):
+            raise ValidationFailed(detail=f"dependency {name}: version {spec!r} is not a version range")
+        if any(d["key"].lower() == name.lower() for d in out):
+            raise ValidationFailed(detail=f"dependency {name} is listed twice")
+        out.append({"key": name, "value": spec})
+    return out
+
+
+def validate_timeout(value: Any, ceiling: int) -> int:
+    """Seconds a run of the function may take (0 = the gateway's default), within the operator's ceiling."""
+    require_type(value, int, "timeoutSeconds")
+    if value != 0 and not limits.MIN_TIMEOUT_S <= value <= ceiling:
+        raise ValidationFailed(detail=f"timeoutSeconds must be between {limits.MIN_TIMEOUT_S} and {ceiling}")
+    return value
+
+
+def validate_memory(value: Any, ceiling: int) -> int:
+    """Megabytes of memory for the function (0 = the gateway's default), within the operator's ceiling."""
+    require_type(value, int, "memoryMB")
+    if value != 0 and not limits.MIN_MEMORY_MB <= value <= ceiling:
+        raise ValidationFailed(detail=f"memoryMB must be between {limits.MIN_MEMORY_MB} and {ceiling}")
+    return value

@@ -285,6 +285,12 @@ class LambdaExecutor:
         return lambda_name(self._prefix, account_id, function_uuid)
 
     # -- Executor protocol ----------------------------------------------------------------------------------------
+    def build(self, target: Target) -> str:
+        """Dependencies are not packaged into function Lambdas yet: a function that declares any is refused."""
+        if target.dependencies:
+            raise BuildFailed(detail="Dependencies are not supported by the AWS Lambda executor yet")
+        return ""
+
     def deploy(self, target: Target) -> None:
         """Create or update the function's Lambda, prove the code loads, then move ``live`` to the new version."""
         bundle = self._bundle(target)

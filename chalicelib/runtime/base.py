@@ -24,10 +24,15 @@ class Target:
     code: str
     environment: dict[str, str] = field(default_factory=dict)
     function_name: str = ""
+    dependencies: tuple[tuple[str, str], ...] = ()  # declared (name, version spec)
+    build_key: str = ""  # the installed lock (Executor.build), "" without dependencies
+    timeout_s: float = 0  # per-function limits; 0 = the executor's default
+    memory_mb: int = 0
 
     @property
     def key(self) -> str:
-        return f"{self.account_id}/{self.function_uuid}/{self.manifest_version}"
+        key = f"{self.account_id}/{self.function_uuid}/{self.manifest_version}"
+        return f"{key}+{self.build_key}" if self.build_key else key
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,11 @@ def outcome_from_result(message: dict[str, Any], duration_ms: float) -> Outcome:
 
 
 class Executor(Protocol):
+    def build(self, target: Target) -> str:
+        """Resolve, lock and install the target's dependencies; the key of the installed lock ("" for none).
+        Raises BuildFailed with the installer's message."""
+        ...
+
     def deploy(self, target: Target) -> None:
         """Make ``target`` ready to run (build/compile/check); raises BuildFailed or DeployFailed."""
         ...

@@ -77,10 +77,25 @@ class _Grant:
 
 def resolve_public(host: str, port: int) -> tuple[str, int]:
     """DNS, keeping only globally routable addresses: an allowlisted name must not lead into the gateway's network."""
-    for *_, addr in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
-        if ipaddress.ip_address(str(addr[0]).split("%", 1)[0]).is_global:
-            return str(addr[0]), port
-    raise AddressBlocked(f"{host} has no public address")
+    return public_resolver(())(host, port)
+
+
+def public_resolver(opened: Iterable[str]) -> Resolver:
+    """DNS keeping globally routable addresses and those in the networks the operator has ``opened`` (CIDRs,
+    FNGATE_EGRESS_PRIVATE_CIDRS: internal APIs); a refusal names the address and the setting."""
+    networks = tuple(ipaddress.ip_network(cidr, strict=False) for cidr in opened)
+
+    def resolve(host: str, port: int) -> tuple[str, int]:
+        refused = []
+        for *_, addr in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
+            ip = ipaddress.ip_address(str(addr[0]).split("%", 1)[0])
+            if ip.is_global or any(ip in net for net in networks if net.version == ip.version):
+                return str(addr[0]), port
+            refused.append(str(ip))
+        raise AddressBlocked(f"{host} resolves to {', '.join(dict.fromkeys(refused)) or 'nothing'}: not a public "
+                             "address, and not in a network the operator has opened (FNGATE_EGRESS_PRIVATE_CIDRS)")
+
+    return resolve
 
 
 def mapped_resolver(routes: Mapping[str, str], fallback: Resolver | None = resolve_public) -> Resolver:
@@ -272,7 +287,9 @@ class EgressProxy:
                            f"more than {self._rate:g} outbound requests per second", ("Retry-After: 1",))
         if request.port not in self._ports and request.port not in self._host_ports.get(request.host, ()):
             _deny(grant, request, "port not allowed")
-            raise _Refusal(403, "Forbidden", f"port {request.port} is not allowed")
+            raise _Refusal(403, "Port Not Allowed", f"port {request.port} is not allowed (open: "
+                           f"{', '.join(map(str, sorted(self._ports)))}; the operator opens more with "
+                           "FNGATE_EGRESS_PORTS)")
         try:
             allowlist = self._allowlist(grant.account_id)
         except Exception:
@@ -280,7 +297,7 @@ class EgressProxy:
             raise _Refusal(503, "Service Unavailable", "allowlist unavailable") from None
         if not host_allowed(request.host, allowlist):
             _deny(grant, request, "not allowlisted")
-            raise _Refusal(403, "Forbidden", f"{request.host} is not on the account's domain allowlist")
+            raise _Refusal(403, "Not Allowlisted", f"{request.host} is not on the account's domain allowlist")
         return grant
 
     def _exchange_gate(self, grant: _Grant, request: _Request) -> Callable[[], bool]:
@@ -310,9 +327,10 @@ class EgressProxy:
         try:
             address = self._resolve(request.host, request.port)
             return socket.create_connection(address, timeout=self._connect_timeout)
-        except AddressBlocked:
+        except AddressBlocked as blocked:
             _deny(grant, request, "address blocked")
-            raise _Refusal(403, "Forbidden", f"{request.host} resolves to a non-public address") from None
+            raise _Refusal(403, "Address Not Allowed", str(blocked) if "resolves to" in str(blocked)
+                           else f"{request.host} resolves to a non-public address") from None
         except TimeoutError:
             raise _Refusal(504, "Gateway Timeout", f"connecting to {request.host} timed out") from None
         except OSError as exc:

@@ -18,13 +18,16 @@ from typing import Any
 from chalicelib.clock import Clock
 from chalicelib.config import Settings
 from chalicelib.crypto.envelope import Keyring, KmsKeyring, LocalKeyring
+from chalicelib.jobs import JobQueue, JobRunner
 from chalicelib.runtime.base import Executor
+from chalicelib.services.bots import BotService
 from chalicelib.services.context_store import ContextStore
 from chalicelib.services.deployments import DeploymentService
 from chalicelib.services.domains import DomainService
 from chalicelib.services.functions import FunctionService
 from chalicelib.services.identity import IdentityService, load_signer
 from chalicelib.services.invocations import InvocationService
+from chalicelib.services.jobs import JobService
 from chalicelib.services.limiter import AccountLimiter
 from chalicelib.services.provisioning import ProvisioningService
 from chalicelib.services.records import InvocationRecorder
@@ -51,10 +54,19 @@ class Services:
     domains: DomainService
     provisioning: ProvisioningService
     recorder: InvocationRecorder
+    jobs: JobQueue
+    runner: JobRunner
+    job_admin: JobService
     egress: Any = None  # the local executor's EgressProxy, when this factory built one
+    bots: Any = None  # BotService (Third-Party Bots connector)
+
+    def start_background(self) -> None:
+        """What a long-running local gateway runs beside its requests: the job runner (``FNGATE_JOBS=background``)."""
+        if self.settings.jobs == "background":
+            self.runner.start()
 
     def close(self) -> None:
-        self.deployments.close()
+        self.runner.stop()
         self.executor.close()
         if self.egress is not None:
             self.egress.close()
@@ -96,19 +108,44 @@ def egress_socket_path(settings: Settings) -> str:
 
 def build_egress(settings: Settings, domains: DomainService) -> Any:
     """The local executor's egress proxy (started): reads the accounts' allowlists, re-reads one when it changes."""
-    from chalicelib.runtime.egress import EgressProxy, mapped_resolver
+    from chalicelib.runtime.egress import EgressProxy, mapped_resolver, public_resolver
 
     routes: dict[str, str] = {}
     own_port: dict[str, list[int]] = {}
+    ports = [80, 443, *settings.egress_ports]
     if settings.public_host and settings.self_address:  # functions call this gateway (Orchestrator, LpClient)
         routes[settings.public_host] = settings.self_address
         host, _, port = settings.public_host.rpartition(":") if ":" in settings.public_host else (
             settings.public_host, "", "80")
         own_port[host.strip("[]")] = [int(port)]  # the gateway's port, on the gateway's name only
     proxy = EgressProxy(domains.allowlist_for, socket_path=egress_socket_path(settings),
-                        resolver=mapped_resolver(routes), allowed_ports=(80, 443), host_ports=own_port)
+                        resolver=mapped_resolver(routes, public_resolver(settings.egress_private_cidrs)),
+                        allowed_ports=tuple(sorted(set(ports))), host_ports=own_port)
     domains.on_change.append(proxy.invalidate)
     return proxy.start()
+
+
+def build_jobs(settings: Settings, store: Store, clock: Clock) -> tuple[JobQueue, JobRunner]:
+    """The queue and its runner; the dispatcher follows ``settings.jobs`` (handlers are registered by the caller)."""
+    queue = JobQueue(store, clock)
+    runner = JobRunner(queue, clock)
+    if settings.jobs == "sqs":
+        from chalicelib.jobs.sqs import SqsDispatcher
+
+        queue.dispatcher = SqsDispatcher(settings.jobs_queue_url, clock, region_name=settings.region or None)
+    elif settings.jobs == "inline":
+        queue.dispatcher = _Inline(runner)
+    else:
+        queue.dispatcher = runner  # wakes the background runner once started; until then it polls the store
+    return queue, runner
+
+
+class _Inline:
+    def __init__(self, runner: JobRunner) -> None:
+        self._runner = runner
+
+    def notify(self, jobs: Any) -> None:
+        self._runner.drain()
 
 
 def build_executor(settings: Settings, rpc_handler: Any = None, egress: Any = None) -> Executor:
@@ -119,12 +156,16 @@ def build_executor(settings: Settings, rpc_handler: Any = None, egress: Any = No
                               image_uri=settings.lambda_image_uri, timeout_s=int(settings.function_timeout_s),
                               csds_domain=settings.public_host)
     from chalicelib import toolbelt
+    from chalicelib.runtime.deps import BuildLimits
     from chalicelib.runtime.local.executor import LocalExecutor
 
     return LocalExecutor(timeout_s=settings.function_timeout_s, max_workers=settings.max_workers,
                          insecure_sandbox=settings.insecure_sandbox, rpc_handler=rpc_handler,
                          toolbelt_node_path=toolbelt.NODE_PATH, toolbelt_python_path=toolbelt.PYTHON_PATH,
-                         egress=egress)
+                         egress=egress, deps_root=str(settings.deps_dir),
+                         build_limits=BuildLimits(max_bytes=settings.deps_max_mb * 1024 * 1024,
+                                                  timeout_s=settings.deps_build_timeout_s, allow=settings.deps_allow,
+                                                  deny=settings.deps_deny))
 
 
 def build_services(settings: Settings, *, store: Store | None = None, keyring: Keyring | None = None,
@@ -143,17 +184,24 @@ def build_services(settings: Settings, *, store: Store | None = None, keyring: K
         if egress is not None:
             egress.close()
         raise
-    repo = FunctionRepository(store)
+    repo = FunctionRepository(store, fresh=settings.store == "sqlite")
     identity = IdentityService(store, keyring, load_signer(store, keyring), clock)
-    deployments = DeploymentService(repo, executor, clock, sync=settings.sync_deployments)
-    recorder = InvocationRecorder(store)
+    jobs, runner = build_jobs(settings, store, clock)
+    deployments = DeploymentService(repo, executor, clock, jobs)
+    runner.register(*deployments.handlers())
+    recorder = InvocationRecorder(store, sync=settings.records == "sync")
     limiter = AccountLimiter(settings.account_rate_per_s, settings.account_rate_per_s,
                              settings.account_concurrency)
     provisioning = ProvisioningService(store, identity, secrets, domains, settings.domain_map, settings.public_host)
+    invocations = InvocationService(repo, deployments, executor, recorder, clock, limiter)
+    bots = BotService(store, keyring, clock, jobs, invocations, repo, settings.domain_map)
+    runner.register(*bots.handlers())
     return Services(settings=settings, store=store, keyring=keyring, executor=executor, clock=clock,
-                    identity=identity, functions=FunctionService(repo, clock), deployments=deployments,
-                    invocations=InvocationService(repo, deployments, executor, recorder, clock, limiter),
-                    secrets=secrets, domains=domains, provisioning=provisioning, recorder=recorder, egress=egress)
+                    identity=identity, functions=FunctionService(repo, clock, deployments.idle,
+                                                                         settings.function_limits),
+                    deployments=deployments, jobs=jobs, runner=runner, job_admin=JobService(jobs),
+                    invocations=invocations, secrets=secrets, domains=domains, provisioning=provisioning,
+                    recorder=recorder, egress=egress, bots=bots)
 
 
 _current: Services | None = None

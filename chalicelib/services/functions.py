@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import uuid as uuidlib
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -34,6 +35,8 @@ class FunctionChanges:
     code: Any = _UNSET
     environment: Any = _UNSET
     dependencies: Any = _UNSET
+    timeout_s: Any = _UNSET
+    memory_mb: Any = _UNSET
 
     def given(self, name: str) -> bool:
         return getattr(self, name) is not _UNSET
@@ -58,8 +61,14 @@ def _event(event_id: Any) -> str | None:
 
 
 class FunctionService:
-    def __init__(self, repo: FunctionRepository, clock: Clock) -> None:
+    def __init__(self, repo: FunctionRepository, clock: Clock,
+                 idle: Callable[[Function, int], tuple[Function, int]] | None = None,
+                 ceilings: limits.OperatorLimits | None = None) -> None:
+        """``idle``: the deployment service's check that no deployment is in progress (and settles a lost one);
+        ``ceilings``: the operator's maxima of the per-function limits."""
         self._repo, self._clock = repo, clock
+        self._ceilings = ceilings or limits.OperatorLimits()
+        self._idle = idle or (lambda fn, version: (fn, version))
 
     # -- reading ------------------------------------------------------------------------------------------------
     def get(self, who: Principal, uuid: str) -> Function:
@@ -105,6 +114,8 @@ class FunctionService:
                             dependencies=v.validate_dependencies(changes.dependencies if changes.given("dependencies")
                                                                  else []),
                             created_at=now, created_by=actor)
+        manifest = self._apply_limits(replace(manifest, timeout_s=self._ceilings.timeout_default_s,
+                                              memory_mb=self._ceilings.memory_default_mb), changes)
         fn = Function(account_id=who.account_id, uuid=str(uuidlib.uuid4()), name=name,
                       description=v.validate_description(changes.description if changes.given("description")
                                                          else ""),
@@ -144,8 +155,8 @@ class FunctionService:
 
     def delete(self, who: Principal, uuid: str) -> None:
         require(who, "lambda", Action.WRITE)
-        fn, record_version = self._repo.get(who.account_id, uuid)
-        if fn.live or (fn.last_deployment and fn.last_deployment.active):
+        fn, record_version = self._idle(*self._repo.get(who.account_id, uuid))
+        if fn.live:
             raise Conflict(detail="Undeploy the function before deleting it")
         next_state(fn.state, Transition.DELETE, live=fn.live)
         self._repo.delete(fn, record_version)
@@ -182,8 +193,16 @@ class FunctionService:
             updated = replace(updated, sample_payload=changes.sample_payload)
         return updated
 
-    @staticmethod
-    def _apply_manifest(manifest: Manifest, changes: FunctionChanges) -> Manifest:
+    def _apply_limits(self, manifest: Manifest, changes: FunctionChanges) -> Manifest:
+        """Per-function limits; a value equal to the one in force (0 = the default shown) is no change."""
+        c = self._ceilings
+        if changes.given("timeout_s") and changes.timeout_s != (manifest.timeout_s or limits.EXECUTION_TIMEOUT_S):
+            manifest = replace(manifest, timeout_s=v.validate_timeout(changes.timeout_s, c.timeout_max_s))
+        if changes.given("memory_mb") and changes.memory_mb != (manifest.memory_mb or limits.MEMORY_MB):
+            manifest = replace(manifest, memory_mb=v.validate_memory(changes.memory_mb, c.memory_max_mb))
+        return manifest
+
+    def _apply_manifest(self, manifest: Manifest, changes: FunctionChanges) -> Manifest:
         runtime = _runtime(changes.runtime) if changes.given("runtime") else _runtime(manifest.runtime)
         out = replace(manifest, runtime=runtime.id)
         if changes.given("code"):
@@ -194,4 +213,4 @@ class FunctionService:
             out = replace(out, environment=v.validate_environment(changes.environment))
         if changes.given("dependencies"):
             out = replace(out, dependencies=v.validate_dependencies(changes.dependencies))
-        return out
+        return self._apply_limits(out, changes)

@@ -3,6 +3,11 @@
 A bounded queue: if storage falls far behind, records are dropped (and counted, and logged) rather than slowing
 or failing invocations. ``flush()`` and ``close()`` drain it (tests, shutdown).
 
+What a crash can lose: a ``kill -9`` of the gateway loses the records gathered since the last batch was written —
+those of the last ``interval_s`` (50 ms) plus any batch being written (normally a few ms), more only when the store
+is falling behind. With ``sync=True`` (AWS Lambda, where nothing may be left behind the answer) each record is
+written before the invocation answers, and nothing is lost.
+
 Recording costs the invoking thread one deque append: the writer is woken once per batch (when the first record
 of a batch arrives) and then gathers for ``interval_s``, rather than being handed every record through a
 condition variable (a thread switch per invocation).
@@ -26,8 +31,8 @@ MAX_PENDING = 100_000
 
 
 class InvocationRecorder:
-    def __init__(self, store: Store, *, interval_s: float = 0.05) -> None:
-        self._store, self._interval = store, interval_s
+    def __init__(self, store: Store, *, interval_s: float = 0.05, sync: bool = False) -> None:
+        self._store, self._interval, self._sync = store, interval_s, sync
         self.stats = InvocationStats(store)
         self._pending: deque[Put | threading.Event] = deque()  # records, and flush() markers
         self._wake = threading.Event()  # set: something is pending
@@ -35,9 +40,13 @@ class InvocationRecorder:
         self._closing = False
         self.dropped = 0
         self._thread = threading.Thread(target=self._loop, name="invocation-records", daemon=True)
-        self._thread.start()
+        if not sync:
+            self._thread.start()
 
     def record(self, account_id: str, function_uuid: str, sort_key: str, data: dict[str, Any]) -> None:
+        if self._sync:
+            self._write([Put("invocation", f"{account_id}#{function_uuid}", sort_key, data)])
+            return
         if len(self._pending) >= MAX_PENDING:
             self.dropped += 1
             if self.dropped % 1000 == 1:
@@ -58,6 +67,8 @@ class InvocationRecorder:
         written.wait(timeout_s)
 
     def close(self) -> None:
+        if not self._thread.is_alive():
+            return
         self._closing = True
         self._hurry.set()
         self._wake.set()

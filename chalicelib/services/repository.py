@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import builtins
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from chalicelib.domain.errors import FunctionNotFound, NameTaken, VersionConflict
@@ -46,31 +46,48 @@ def _seq(n: int) -> str:
 
 
 class FunctionRepository:
-    """Also a short-lived cache of decoded functions for the invoke path: writes through this repository
-    invalidate it at once; writes by other processes (other Lambda containers) are seen within CACHE_TTL_S."""
+    """Also a cache of decoded functions for the invoke path. ``fresh=True`` (the local SQLite store): each lookup
+    asks the store for the record's version only (an index read, no document) and decodes again only when it
+    changed, so a change committed by any process is seen by the next invocation. ``fresh=False`` (DynamoDB, where
+    that read is a network round trip): entries live CACHE_TTL_S, so other processes' writes (other Lambda
+    containers) are seen within that; writes through this repository invalidate it at once either way."""
 
     CACHE_TTL_S = 1.0
 
-    def __init__(self, store: Store, clock: Callable[[], float] = time.monotonic) -> None:
-        self._store, self._clock = store, clock
-        self._cache: dict[tuple[str, str], tuple[float, Function]] = {}
+    def __init__(self, store: Store, clock: Callable[[], float] = time.monotonic, *, fresh: bool = False) -> None:
+        self._store, self._clock, self._fresh = store, clock, fresh
+        self._cache: dict[tuple[str, str], tuple[float, int, Function]] = {}  # (expires, record version, fn)
+        self._generation: dict[tuple[str, str], int] = {}  # bumped by every local write: a read begun before it
         self._full: dict[tuple[str, str], tuple[int, Function]] = {}  # listings: (record version, function)
         self._meta: dict[tuple[str, str], tuple[int, Function]] = {}  # the same, without code (list_meta)
 
     def get_cached(self, account_id: str, uuid: str) -> Function:
         key = (account_id, uuid)
         hit = self._cache.get(key)
-        now = self._clock()
-        if hit and hit[0] > now:
-            return hit[1]
-        fn = self.get(account_id, uuid)[0]
+        if self._fresh:
+            version = self._version(account_id, uuid)
+            if hit and hit[1] == version:
+                return hit[2]
+        elif hit and hit[0] > self._clock():
+            return hit[2]
+        generation = self._generation.get(key, 0)
+        fn, version = self.get(account_id, uuid)
         if len(self._cache) > 10_000:
             self._cache.clear()
-        self._cache[key] = (now + self.CACHE_TTL_S, fn)
+        if self._generation.get(key, 0) == generation:  # no local write since the read began: not stale
+            self._cache[key] = (self._clock() + self.CACHE_TTL_S, version, fn)
         return fn
 
+    def _version(self, account_id: str, uuid: str) -> int:
+        rows = self._store.query(Query("function", account_id, start=uuid, end=uuid + "\x00", keys_only=True))
+        if not rows:
+            raise FunctionNotFound(uuid=uuid, account_id=account_id)
+        return rows[0].version
+
     def _forget(self, account_id: str, uuid: str) -> None:
-        self._cache.pop((account_id, uuid), None)
+        key = (account_id, uuid)
+        self._generation[key] = self._generation.get(key, 0) + 1
+        self._cache.pop(key, None)
 
     # -- functions --------------------------------------------------------------------------------------------
     def get(self, account_id: str, uuid: str) -> tuple[Function, int]:
@@ -137,10 +154,11 @@ class FunctionRepository:
             raise NameTaken(name=fn.name) from None
 
     def save(self, fn: Function, expected_version: int, *, new_manifest: bool = False,
-             old_name: str | None = None) -> int:
-        """Write ``fn`` if nobody changed it since ``expected_version``; returns the new record version."""
+             old_name: str | None = None, also: Sequence[Put | Delete] = ()) -> int:
+        """Write ``fn`` if nobody changed it since ``expected_version``, with ``also`` in the same transaction
+        (a deployment record, the job that carries it out); returns the new record version."""
         self._forget(fn.account_id, fn.uuid)
-        ops: list[Put | Delete] = [Put("function", fn.account_id, fn.uuid, fn.to_dict(), expected_version)]
+        ops: list[Put | Delete] = [Put("function", fn.account_id, fn.uuid, fn.to_dict(), expected_version), *also]
         if new_manifest:
             ops.append(Put("manifest", _fn_pk(fn.account_id, fn.uuid), _seq(fn.manifest.version),
                            fn.manifest.to_dict(), MUST_NOT_EXIST))
@@ -188,6 +206,12 @@ class FunctionRepository:
     def next_deployment_id(self, account_id: str, uuid: str) -> int:
         last = self.deployments(account_id, uuid, limit=1)
         return last[0].id + 1 if last else 1
+
+    @staticmethod
+    def deployment_op(dep: Deployment, *, create: bool = False) -> Put:
+        """The write of ``dep``, for a transaction with the function's."""
+        return Put("deployment", _fn_pk(dep.account_id, dep.function_uuid), _seq(dep.id), dep.to_dict(),
+                   MUST_NOT_EXIST if create else None)
 
     def put_deployment(self, dep: Deployment, *, create: bool = False) -> None:
         try:

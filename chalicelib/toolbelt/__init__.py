@@ -13,6 +13,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 NODE_PATH = str(HERE / "node")  # holds the package dirs lp-faas-toolbelt/ and core-functions-toolbelt/
+# packages every Node function may require undeclared (jsforce), installed by `make` from preinstalled/package.json
+NODE_PREINSTALLED = str(HERE / "node" / "preinstalled" / "node_modules")
 PYTHON_PATH = str(HERE / "python")  # holds the package dir fngate_toolbelt/
 
-__all__ = ["NODE_PATH", "PYTHON_PATH"]
+__all__ = ["NODE_PATH", "NODE_PREINSTALLED", "PYTHON_PATH"]

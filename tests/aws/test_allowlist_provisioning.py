@@ -32,7 +32,7 @@ def aws_services(tmp_path: Path) -> Iterator[Services]:
         key_id = kms.create_key()["KeyMetadata"]["KeyId"]
         settings = Settings(data_dir=tmp_path, store="dynamodb", keyring="kms", table_name=table, kms_key_id=key_id,
                             domain_map={"msgHist": "msghist.lp.test"}, public_host="gw.fngate.test",
-                            sync_deployments=True)
+                            jobs="inline")
         svc = build_services(settings, store=DynamoStore(client=db, table_name=table),
                              keyring=KmsKeyring(key_id, client=kms), executor=FakeExecutor(), clock=FrozenClock())
         yield svc

@@ -79,17 +79,21 @@ class Gateway:
 
 
 def start_gateway(tmp: Path, extra_env: dict[str, str] | None = None, args: tuple[str, ...] = (),
-                  host: str = "127.0.0.1", port: int | None = None) -> Gateway:
+                  host: str = "127.0.0.1", port: int | None = None, own_session: bool = False,
+                  log: Any = subprocess.PIPE) -> Gateway:
+    """``own_session``: the gateway and everything it starts form one process group (to kill it whole);
+    ``log``: where its output goes (an open file for long runs: nobody reads the pipe until it stops)."""
     port = port or free_port()
     data_dir = tmp / "data"
     env = {**os.environ, "FNGATE_FUNCTION_TIMEOUT_S": "5", **(extra_env or {})}
     proc = subprocess.Popen([sys.executable, "-m", "chalicelib.cli", "serve", "--host", host, "--port",
                              str(port), "--data-dir", str(data_dir), "--account", ACCOUNT, *args],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=own_session)
     deadline = time.time() + 30
     while time.time() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"fngate serve exited: {proc.stdout.read() if proc.stdout else ''}")
+            raise RuntimeError(f"fngate serve exited: {proc.stdout.read() if proc.stdout else log}")
         try:
             with socket.create_connection((host, port), timeout=0.2):
                 break

@@ -13,7 +13,7 @@ from chalicelib.services.invocations import Call
 
 @pytest.fixture(scope="module")
 def svc(tmp_path_factory: pytest.TempPathFactory):
-    built = build_services(Settings(data_dir=tmp_path_factory.mktemp("tpl"), sync_deployments=True,
+    built = build_services(Settings(data_dir=tmp_path_factory.mktemp("tpl"), jobs="inline",
                                     function_timeout_s=10))
     yield built
     built.close()

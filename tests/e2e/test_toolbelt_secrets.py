@@ -26,7 +26,7 @@ PY = """def lambda_handler(input, callback):
 
 @pytest.fixture
 def svc(tmp_path: Path):
-    built = build_services(Settings(data_dir=tmp_path / "data", sync_deployments=True, function_timeout_s=10))
+    built = build_services(Settings(data_dir=tmp_path / "data", jobs="inline", function_timeout_s=10))
     yield built
     built.close()
 

@@ -32,7 +32,7 @@ import pytest
 from chalicelib.domain.allowlist import host_allowed, validate_domain
 from chalicelib.domain.errors import ValidationFailed
 from chalicelib.runtime import egress_relay
-from chalicelib.runtime.egress import EgressProxy, mapped_resolver
+from chalicelib.runtime.egress import EgressProxy, mapped_resolver, public_resolver
 
 ROOT = Path(__file__).resolve().parents[2]
 ACC, OTHER_ACC, FN, FN2 = "le100", "le200", "fn-1", "fn-2"
@@ -307,7 +307,36 @@ def test_dns_names_leading_to_private_addresses_are_refused(make_proxy, allow):
     proxy = make_proxy(resolver=None)  # the default resolver: real DNS, public addresses only
     allow[ACC] = ["localhost"]
     reply = exchange(proxy, tunnel(proxy.register(ACC, FN), "localhost:80"))
-    assert status(reply) == 403 and b"non-public address" in reply
+    assert status(reply) == 403 and b"localhost resolves to 127.0.0.1" in reply and b"not a public address" in reply
+
+
+def test_a_private_network_the_operator_opened_is_reachable_on_an_opened_port(make_proxy, allow, upstreams):
+    port = upstreams["http"]
+    proxy = make_proxy(resolver=public_resolver(["127.0.0.0/8"]), allowed_ports=(80, 443, port))
+    allow[ACC] = ["localhost"]
+    token = proxy.register(ACC, FN)
+    reply = exchange(proxy, tunnel(token, f"localhost:{port}", get("localhost", "/internal")), half_close=False)
+    assert reply.startswith(b"HTTP/1.1 200 Connection established")
+    assert echoed(reply)["line"].startswith("GET /internal")
+    plain = f"GET http://localhost:{port}/plain HTTP/1.1\r\nProxy-Authorization: {auth(token)}\r\n\r\n"
+    assert echoed(exchange(proxy, plain.encode()))["line"].startswith("GET /plain")
+
+
+@pytest.mark.parametrize("connect", [True, False], ids=["CONNECT", "plain HTTP"])
+@pytest.mark.parametrize(("target", "allowlist", "reason", "text"), [
+    ("localhost:8443", ["localhost"], b"Port Not Allowed", b"port 8443 is not allowed (open: 80, 443"),
+    ("evil.test:80", ["localhost"], b"Not Allowlisted", b"evil.test is not on the account's domain allowlist"),
+    ("localhost:80", ["localhost"], b"Address Not Allowed", b"localhost resolves to 127.0.0.1"),
+])
+def test_a_refusal_says_exactly_why_over_connect_and_http(make_proxy, allow, connect, target, allowlist, reason,
+                                                         text):
+    proxy = make_proxy(resolver=public_resolver([]))
+    allow[ACC] = allowlist
+    token = proxy.register(ACC, FN)
+    request = tunnel(token, target) if connect else \
+        f"GET http://{target}/ HTTP/1.1\r\nProxy-Authorization: {auth(token)}\r\n\r\n".encode()
+    reply = exchange(proxy, request)
+    assert reply.startswith(b"HTTP/1.1 403 " + reason) and text in reply, reply
 
 
 def test_a_hung_upstream_blocks_nobody_and_is_cut_when_idle(make_proxy):

@@ -100,13 +100,14 @@ def test_cannot_read_the_gateways_keys_data_or_the_users_home(executor: LocalExe
 
 @pytest.mark.parametrize("runtime", [NODE, PYTHON])
 def test_sees_only_a_fixed_read_only_view(executor: LocalExecutor, runtime: str) -> None:
-    found = probe(executor, runtime, ["/", "/opt/fngate", "/dev", "/etc"],
+    found = probe(executor, runtime, ["/", "/opt/fngate", "/dev", "/etc", "/opt/fngate/deps"],
                   writes=["/pwned", "/usr/pwned", "/etc/pwned", "/opt/fngate/toolbelt/python/pwned",
-                          "/opt/fngate/runtime/worker_node.js", "/dev/pwned", "/tmp/mine"])
+                          "/opt/fngate/runtime/worker_node.js", "/dev/pwned", "/opt/fngate/deps/pwned", "/tmp/mine"])
     top = set(found["/"].removeprefix("listed ").split(","))
     assert top <= {".old", "bin", "dev", "etc", "lib", "lib32", "lib64", "libx32", "opt", "proc", "root", "run",
                    "sbin", "tmp", "usr"}, top
-    assert found["/opt/fngate"] in ("listed runtime,toolbelt", "listed runtime")  # toolbelt: if configured
+    assert found["/opt/fngate"] in ("listed deps,runtime,toolbelt", "listed deps,runtime")  # toolbelt: if configured
+    assert found["/opt/fngate/deps"] in DENIED  # installed locks are reached by key, never listed
     assert found["/dev"] == "listed fd,full,null,random,stderr,stdin,stdout,urandom,zero"
     assert "shadow" not in found["/etc"] and "passwd" not in found["/etc"]
     writes = {k: v for k, v in found.items() if k.startswith("w:")}

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chalicelib.toolbelt import NODE_PATH
+from chalicelib.toolbelt import NODE_PATH, NODE_PREINSTALLED
 from tests.toolbelt.fakes import ACCOUNT, RpcFailure
 
 HARNESS = Path(__file__).with_name("harness.js")
@@ -43,8 +43,8 @@ def answer_rpc(rpc: Rpc, method: str, params: Any) -> Any:
 
 def node_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """A clean environment: nothing inherited that could route traffic elsewhere."""
-    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": "/tmp", "NODE_PATH": NODE_PATH,
-            "X_LIVEPERSON_BRAND_ID": ACCOUNT, **(extra or {})}
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": "/tmp",
+            "NODE_PATH": f"{NODE_PATH}:{NODE_PREINSTALLED}", "X_LIVEPERSON_BRAND_ID": ACCOUNT, **(extra or {})}
 
 
 def run_node(code: str, rpc: Rpc = None, env: dict[str, str] | None = None, timeout: float = 20.0) -> NodeRun:

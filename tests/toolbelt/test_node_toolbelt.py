@@ -247,3 +247,21 @@ def test_toolbelt_traffic_passes_the_real_egress_proxy_only_to_allowlisted_hosts
     assert run.ok, run.error
     assert run.value == {"a": {"tls": True}, "b": {"plain": True}, "refused": 403}
     assert [s.path for s in tls_server.seen + plain.seen] == ["/a", "/b"]
+
+
+# -- SFClient (jsforce, preinstalled) ------------------------------------------------------------------------------
+def test_sf_client_queries_salesforce_through_the_proxy_with_the_access_token(upstreams: Any, proxy: ConnectProxy,
+                                                                              pki: Pki) -> None:
+    records = {"totalSize": 1, "done": True, "records": [{"attributes": {"type": "Account"}, "Id": "001A"}]}
+    server: Upstream = upstreams(lambda seen: json_answer(records))
+    run = run_node(f"""
+        const conn = Toolbelt.SFClient().connectToSalesforce({{loginUrl: '{server.url}', accessToken: 'sf-token'}});
+        const res = await conn.query('SELECT Id FROM Account');
+        return res.records.map(r => r.Id);
+    """, env=net_env(proxy, pki))
+    assert run.ok, (run.error, run.stderr[-2000:])
+    assert run.value == ["001A"]
+    seen = server.seen[0]
+    assert seen.path.startswith("/services/data/") and "/query?q=SELECT" in seen.path
+    assert seen.headers["authorization"] == "Bearer sf-token"
+    assert proxy.log.requests and proxy.log.requests[0][0] == "GET"  # through the egress proxy

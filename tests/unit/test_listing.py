@@ -49,3 +49,29 @@ def test_listings_see_changes_made_through_another_repository(store, count):
     meta = mine.list_meta("acc", event_id="ev")[0]
     assert (meta.manifest.code, meta.manifest.environment, meta.sample_payload) == ("", {}, None)
     assert meta.manifest.runtime == "nodejs20"
+
+
+def test_a_fresh_repository_sees_another_process_s_write_on_the_next_lookup(store):
+    # GIVEN two gateway processes on one store, the first with the function cached
+    mine, other = FunctionRepository(store, fresh=True), FunctionRepository(store, fresh=True)
+    mine.create(make(1))
+    assert mine.get_cached("acc", "u001").description == "d"
+    # WHEN the other process changes it
+    fn, version = other.get("acc", "u001")
+    other.save(replace(fn, description="deployed elsewhere"), version)
+    # THEN the first sees it at once, and an unchanged function is not decoded again
+    assert mine.get_cached("acc", "u001").description == "deployed elsewhere"
+    assert mine.get_cached("acc", "u001") is mine.get_cached("acc", "u001")
+
+
+def test_a_ttl_repository_sees_another_process_s_write_after_its_ttl(store):
+    now = [0.0]
+    mine = FunctionRepository(store, clock=lambda: now[0])
+    other = FunctionRepository(store)
+    mine.create(make(2))
+    mine.get_cached("acc", "u002")
+    fn, version = other.get("acc", "u002")
+    other.save(replace(fn, description="changed"), version)
+    assert mine.get_cached("acc", "u002").description == "d"  # within the TTL: the documented bound
+    now[0] += FunctionRepository.CACHE_TTL_S + 0.01
+    assert mine.get_cached("acc", "u002").description == "changed"

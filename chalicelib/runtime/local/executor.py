@@ -36,6 +36,7 @@ from chalicelib.domain.errors import (
 from chalicelib.domain.limits import EXECUTION_TIMEOUT_S, LOG_CHARS_MAX, LOG_ENTRIES_MAX
 from chalicelib.domain.runtimes import find_runtime
 from chalicelib.runtime.base import Outcome, Target, outcome_from_result
+from chalicelib.runtime.deps import BuildLimits, DependencyBuilder
 from chalicelib.runtime.local import fsview, protocol
 from chalicelib.runtime.local.pool import Chores, Spares, WorkerPool
 from chalicelib.runtime.local.protocol import LineReader, LineWriter, WorkerGone, WorkerTimeout, encode
@@ -72,7 +73,8 @@ class LocalExecutor:
                  rpc_handler: RpcHandler | None = None, egress_socket: str | None = None,
                  csds_domain: str | None = None, spares: int = 1, node_binary: str | None = None,
                  toolbelt_node_path: str | None = None, toolbelt_python_path: str | None = None,
-                 egress: EgressProxy | None = None) -> None:
+                 egress: EgressProxy | None = None, deps_root: str | None = None,
+                 build_limits: BuildLimits | None = None) -> None:
         self._timeout, self._queue_timeout, self._load_timeout = timeout_s, queue_timeout_s, load_timeout_s
         self._rpc_handler, self._csds = rpc_handler, csds_domain
         # egress: the proxy issues each loaded worker its token; egress_socket alone only passes the path on
@@ -90,23 +92,31 @@ class LocalExecutor:
         self._stage(HERE.parent / "egress_relay.js", runtime_dir)  # worker_node.js requires it from its own dir
         atexit.register(shutil.rmtree, self._work_root, True)
         policy = policy or SandboxPolicy()
+        # installed dependency locks, content-addressed; mounted read-only into every view (workers can reach a
+        # lock's dir by its key, not list the others)
+        self._builder = DependencyBuilder(deps_root or os.path.join(self._work_root, "deps"), build_limits)
         view = fsview.plan(python_prefix=sys.base_prefix, node_binary=self._node, runtime_dir=runtime_dir,
                            toolbelt_node=toolbelt_node_path, toolbelt_python=toolbelt_python_path,
-                           egress_socket=self._egress) if policy.isolate_filesystem else None
+                           egress_socket=self._egress, deps_root=str(self._builder.root)) \
+            if policy.isolate_filesystem else None
         self._zygote = Zygote(os.path.realpath(sys.executable), self._work_root, BASE_ENV,
                               [toolbelt_python_path] if toolbelt_python_path else [], view=view)
         self._policy = self._check_sandbox(policy, insecure_sandbox)
         view = view if self._policy.isolate_filesystem else None
+        self._view = view
         # Where workers find things: inside the view when there is one (see fsview.plan), else the host paths.
         self._egress_env = fsview.inside(view, self._egress) if self._egress else None
         # Node's flags: the address-space cap is RLIMIT_AS; the heap cap is V8's. Without the trap handler V8 reserves
         # no multi-GiB guard regions for WebAssembly memories, so undici (fetch, which runs llhttp as wasm) works
         # under RLIMIT_AS.
         self._node_flags = [f"--max-old-space-size={self._policy.memory_mb}", "--disable-wasm-trap-handler"]
+        self._node_script = fsview.inside(view, node_script)
         self._node_argv = [fsview.inside(view, os.path.realpath(self._node)) if self._node else "", *self._node_flags,
-                           fsview.inside(view, node_script)]
+                           self._node_script]
+        node_path = [p for p in (toolbelt_node_path, toolbelt_node_path and os.path.join(
+            toolbelt_node_path, "preinstalled", "node_modules")) if p and os.path.isdir(p)]  # the Toolbelt, jsforce
         self._node_env = {**BASE_ENV, "FNGATE_WORKER_DIR": fsview.inside(view, runtime_dir),
-                          **({"NODE_PATH": fsview.inside(view, toolbelt_node_path)} if toolbelt_node_path else {}),
+                          **({"NODE_PATH": ":".join(fsview.inside(view, p) for p in node_path)} if node_path else {}),
                           **({"FNGATE_EGRESS_SOCKET": self._egress_env} if self._egress_env else {})}
         if view is None and toolbelt_node_path and not reachable(toolbelt_node_path):
             log.warning("%s is not readable by worker uids: Node functions cannot require from it", toolbelt_node_path)
@@ -125,6 +135,11 @@ class LocalExecutor:
             pool.refill()
 
     # -- Executor protocol ----------------------------------------------------------------------------------------
+    def build(self, target: Target) -> str:
+        """The build step: the target's dependencies resolved, locked and installed into the cache (see deps.py)."""
+        language = self._language(target)
+        return self._builder.build(language, [{"key": k, "value": v} for k, v in target.dependencies])
+
     def deploy(self, target: Target) -> None:
         """Start (or reuse) one warm worker: proves the code loads, and makes the first call warm."""
         self._language(target)
@@ -142,7 +157,7 @@ class LocalExecutor:
         self._pool.retire_prefix(f"{account_id}/{function_uuid}/")
 
     def invoke(self, target: Target, event: dict[str, Any], *, timeout_s: float | None = None) -> Outcome:
-        timeout = self._timeout if timeout_s is None else timeout_s
+        timeout = (target.timeout_s or self._timeout) if timeout_s is None else timeout_s
         try:
             worker = self._pool.acquire(target, time.monotonic() + min(timeout, self._queue_timeout))
         except LoadFailed as err:
@@ -193,15 +208,21 @@ class LocalExecutor:
             raise DeployFailed(detail="Node.js is not installed on this gateway")
         return runtime.language
 
-    def _spawn(self, language: str) -> Worker:
-        """A fresh, sandboxed, code-less worker from the zygote."""
+    def _spawn(self, language: str, memory_mb: int = 0) -> Worker:
+        """A fresh, sandboxed, code-less worker from the zygote; ``memory_mb`` other than the policy's gives it
+        that memory limit (Python: address space; Node: V8's heap, started without the snapshot built for the
+        default one)."""
         uid = self._uids.take() if self._uids is not None else None
         if self._uids is not None and uid is None:
             raise ZygoteError("no free worker uid (raise SandboxPolicy.uid_count)")
+        policy = replace(self._policy, memory_mb=memory_mb) if memory_mb else self._policy
         request: dict[str, Any] = {"op": "spawn", "lang": language, "name": f"w{uid or next(self._names)}",
-                                   "spec": self._policy.spec(language, uid, None)}
+                                   "spec": policy.spec(language, uid, None)}
         if language == "node":
-            request["exec"] = {"argv": self._node_argv, "env": self._node_env}
+            argv = self._node_argv
+            if memory_mb:
+                argv = [argv[0], f"--max-old-space-size={memory_mb}", *self._node_flags[1:], self._node_script]
+            request["exec"] = {"argv": argv, "env": self._node_env}
         try:
             reply, fds = self._zygote.request(request)
         except BaseException:
@@ -215,11 +236,14 @@ class LocalExecutor:
     def _start(self, target: Target) -> Worker:
         """Called by the pool, outside its lock: a worker with ``target``'s code loaded (a spare if one is ready)."""
         language = self._language(target)
+        memory = target.memory_mb if target.memory_mb and target.memory_mb != self._policy.memory_mb else 0
         spares = self._spares[language]
-        spare = spares.take(wait_s=SPARE_WAIT_S[language])
+        spare = spares.take(wait_s=SPARE_WAIT_S[language]) if not memory else None  # spares have the default
         load = {"op": "load", "code": target.code, "env": self._function_env(target),
                 "limits": {"log_entries": LOG_ENTRIES_MAX, "log_chars": LOG_CHARS_MAX},
                 "guard": self._policy.guard_runtime}
+        if target.build_key:  # its packages, read-only (a bind of the cache inside the view)
+            load["deps"] = fsview.inside(self._view, str(self._builder.path(target.build_key)))
         try:
             if spare is not None:
                 try:
@@ -228,7 +252,7 @@ class LocalExecutor:
                     if not err.gone:
                         raise  # the code's fault; a dead spare (killed while waiting) just means: spawn one
             with spares.demand():
-                return self._load(self._spawn(language), target, load)
+                return self._load(self._spawn(language, memory), target, load)
         finally:
             spares.refill()
 

@@ -60,7 +60,7 @@ def pivot_root(new_root: str, put_old: str) -> None:
 
 # -- gateway side -----------------------------------------------------------------------------------------------------
 def plan(*, python_prefix: str, node_binary: str | None, runtime_dir: str, toolbelt_node: str | None,
-         toolbelt_python: str | None, egress_socket: str | None) -> dict[str, Any]:
+         toolbelt_python: str | None, egress_socket: str | None, deps_root: str | None = None) -> dict[str, Any]:
     """The view as data: ``binds`` [host, inside, kind] and ``paths`` (host → inside, for argv/env/sys.path)."""
     binds: list[list[str]] = []
     paths: dict[str, str] = {}
@@ -90,6 +90,7 @@ def plan(*, python_prefix: str, node_binary: str | None, runtime_dir: str, toolb
     add(toolbelt_node, f"{INSIDE}/toolbelt/node")
     add(toolbelt_python, f"{INSIDE}/toolbelt/python")
     add(egress_socket, EGRESS_SOCKET, "file")
+    add(deps_root, f"{INSIDE}/deps")  # installed dependency locks (read-only, like every bind)
     return {"binds": binds, "paths": paths}
 
 

@@ -255,15 +255,15 @@ function refuseModule(id) {
 
 function functionRequire(filename) {
   const base = createRequire(filename);
-  const guarded = (id) => {
+  const guardedRequire = (id) => {
     refuseModule(id);
     return base(id);
   };
-  guarded.resolve = (id, options) => {
+  guardedRequire.resolve = (id, options) => {
     refuseModule(id);
     return base.resolve(id, options);
   };
-  return guarded;
+  return guardedRequire;
 }
 
 // Before any function code: Node's ways around the guarded require, closed for good (not configurable).
@@ -297,13 +297,14 @@ function loadError(err) {
   return where ? `${describe(err)} (index.js:${where[1]})` : describe(err);
 }
 
-function compile(code) {
-  const filename = path.join(process.cwd(), 'index.js');
+function compile(code, deps) {
+  // require() resolves from the function's installed packages (deps/node_modules) first, then NODE_PATH
+  const filename = path.join(deps || process.cwd(), 'index.js');
   const wrapper = '(function (exports, require, module, __filename, __dirname) {' + code
     + '\n;return typeof lambda === "function" ? lambda : undefined;\n})';
   const module = { exports: {} };
   const fn = new vm.Script(wrapper, { filename: 'index.js' }).runInThisContext()(
-    module.exports, functionRequire(filename), module, filename, process.cwd());
+    module.exports, functionRequire(filename), module, path.join(process.cwd(), 'index.js'), process.cwd());
   if (typeof fn !== 'function') throw new Error('The code does not define a function lambda');
   return fn;
 }
@@ -317,7 +318,7 @@ async function load(msg) {
     if (msg.limits) limits = { entries: msg.limits.log_entries, chars: msg.limits.log_chars };
     guarded = msg.guard !== false;
     if (guarded) sealProcess();
-    lambdaFn = compile(msg.code);
+    lambdaFn = compile(msg.code, msg.deps);
     callbackForm = lambdaFn.length >= 2;
     writeLine(JSON.stringify({ op: 'ready', form: callbackForm ? 'callback' : 'async' }));
   } catch (err) {

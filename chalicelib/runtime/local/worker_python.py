@@ -198,6 +198,8 @@ def load(msg: dict[str, Any]) -> None:
         guard_runtime()
     limits = msg.get("limits") or {}
     book.limits[:] = [int(limits.get("log_entries", 10)), int(limits.get("log_chars", 5000))]
+    if msg.get("deps"):  # the function's installed packages come first
+        sys.path.insert(0, msg["deps"])
     module = types.ModuleType("index")
     module.__dict__.update(__file__="index.py", console=book.CONSOLE)
     sys.modules["index"] = module

@@ -26,8 +26,8 @@ from ._errors import RequestError
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024
-_REFUSALS = {403: "the domain is not allowlisted for this account", 407: "the proxy credentials were not accepted",
-             429: "too many outbound requests from this function"}
+_REFUSALS = {403: "the host is not allowed for this function", 407: "the proxy credentials were not accepted",
+             429: "too many outbound requests from this function"}  # when the proxy's own reason is missing
 
 
 @dataclass(frozen=True)
@@ -161,8 +161,10 @@ def _failure(err: BaseException, url: str) -> RequestError:
         return RequestError("ETIMEDOUT", f"The request to {url} timed out")
     text = str(err)
     if text.startswith("Tunnel connection failed:"):
-        status = int(text.split(":", 1)[1].split()[0]) if text.split(":", 1)[1].split() else 0
-        hint = _REFUSALS.get(status, "Socket is closed")
+        words = text.split(":", 1)[1].split()
+        status = int(words[0]) if words and words[0].isdigit() else 0
+        reason = " ".join(words[1:])  # the proxy's reason phrase says which rule refused (Port Not Allowed, ...)
+        hint = reason if reason and reason != "Forbidden" else _REFUSALS.get(status, "Socket is closed")
         return RequestError("EPROXY", f"The egress proxy refused {urlsplit(url).netloc} (HTTP {status}): {hint}",
                             proxy_status=status)
     if isinstance(err, ConnectionRefusedError):

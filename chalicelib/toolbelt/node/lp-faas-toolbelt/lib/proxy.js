@@ -44,15 +44,16 @@ function proxyTarget(proxy) {
   return proxy.socketPath ? { socketPath: proxy.socketPath } : { host: proxy.host, port: proxy.port };
 }
 
-const REFUSALS = {
-  403: 'the domain is not allowlisted for this account',
+const REFUSALS = { // when the proxy's own reason phrase is missing
+  403: 'the host is not allowed for this function',
   407: 'the proxy credentials were not accepted',
   429: 'too many outbound requests from this function',
 };
 
-function refused(host, port, status) {
-  const err = new Error(`The egress proxy refused ${authority(host, port)} (HTTP ${status}): `
-    + (REFUSALS[status] || 'Socket is closed'));
+function refused(host, port, status, reason) {
+  // the proxy's reason phrase says which rule refused (Port Not Allowed, Not Allowlisted, Address Not Allowed)
+  const why = reason && reason !== 'Forbidden' ? reason : (REFUSALS[status] || 'Socket is closed');
+  const err = new Error(`The egress proxy refused ${authority(host, port)} (HTTP ${status}): ${why}`);
   err.code = 'EPROXY';
   err.proxyStatus = status;
   return err;
@@ -77,7 +78,7 @@ function openTunnel(proxy, host, port, deadline = 0) {
       socket.setTimeout(0);
       if (res.statusCode !== 200) {
         socket.destroy();
-        reject(refused(host, port, res.statusCode));
+        reject(refused(host, port, res.statusCode, res.statusMessage));
         return;
       }
       if (head && head.length) socket.unshift(head);

@@ -71,9 +71,22 @@ class Toolbelt {
     return { get: fail, post: fail };
   }
 
-  /** Deprecated jsforce wrapper; jsforce is not installed in fngate workers. */
+  /**
+   * Deprecated jsforce wrapper (jsforce is preinstalled, as on LivePerson): a jsforce Connection. Its HTTP goes
+   * through the egress proxy (jsforce's request library follows HTTP(S)_PROXY), so the org's host must be allowlisted.
+   * @returns {{connectToSalesforce: (opts: {loginUrl: string, accessToken?: string, refreshToken?: string,
+   *   instanceUrl?: string, version?: string}) => any}}
+   */
   static SFClient() {
-    return { connectToSalesforce: () => { throw unsupported('SFClient', 'jsforce (Salesforce)'); } };
+    return {
+      connectToSalesforce: (opts = {}) => {
+        let jsforce;
+        try { jsforce = require('jsforce'); } catch (_) { throw unsupported('SFClient', 'jsforce (Salesforce)'); }
+        const { loginUrl, accessToken, refreshToken, instanceUrl, version } = opts;
+        return new jsforce.Connection({ loginUrl, accessToken, refreshToken,
+          instanceUrl: instanceUrl || loginUrl, ...(version ? { version } : {}) });
+      },
+    };
   }
 
   /** Proxy-aware fetch (Node's global fetch ignores HTTP(S)_PROXY). */
