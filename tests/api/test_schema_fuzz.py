@@ -75,7 +75,7 @@ class ChaliceWsgi:
 @pytest.fixture(scope="module")
 def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Services, dict[str, str]]]:
     data = Path(tmp_path_factory.mktemp("fuzz"))
-    svc = build_services(Settings(data_dir=data, sync_deployments=True), executor=FakeExecutor(), clock=Clock())
+    svc = build_services(Settings(data_dir=data, jobs="inline"), executor=FakeExecutor(), clock=Clock())
     creds = svc.identity.bootstrap(ACCOUNT)
     creds["appToken"] = svc.identity.app_token(ACCOUNT, creds["clientId"], creds["clientSecret"])["access_token"]
     with use_services(svc), Client(app) as client:
