@@ -48,8 +48,14 @@ def spec_errors(request: Request, get_response: Callable[[Request], Response]) -
             fixed.headers["Allow"] = response.headers["Allow"]
         response = fixed
     response.headers.setdefault(REQUEST_ID, rid)
-    for name, value in SECURITY_HEADERS:
+    for name, value in security_headers().items():
         response.headers.setdefault(name, value)
-    if services().settings.tls:
-        response.headers.setdefault("Strict-Transport-Security", HSTS)
     return response
+
+
+def security_headers() -> dict[str, str]:
+    """What every answer carries (the app's, and the errors the HTTP host renders itself)."""
+    headers = dict(SECURITY_HEADERS)
+    if services().settings.tls:
+        headers["Strict-Transport-Security"] = HSTS
+    return headers

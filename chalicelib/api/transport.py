@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from chalicelib.api._wire import dialect_for, error_body
+from chalicelib.api.middleware import security_headers
 from chalicelib.domain.errors import BadInput, FngateError, MethodNotAllowed, PayloadTooLarge, RouteNotFound
 
 _BY_STATUS = {
@@ -25,4 +26,4 @@ def render_transport_error(status: int, method: str, path: str, headers: dict[st
     lowered = {k.lower() for k in headers}
     body = json.dumps(error_body(err, dialect_for(None if v is None else str(v), path, "lp-eventsource" in lowered))
                       ).encode()
-    return status, {"Content-Type": "application/json"}, body
+    return status, {"Content-Type": "application/json", **security_headers()}, body

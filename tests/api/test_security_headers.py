@@ -32,3 +32,13 @@ def test_hsts_is_sent_when_the_gateway_serves_tls(make_services):
                               headers={"Authorization": f"Bearer {creds['developerToken']}"})
     assert res.status_code == 200
     assert res.headers["Strict-Transport-Security"] == HSTS
+
+
+def test_errors_the_http_host_renders_carry_them_too(make_services):
+    from chalicelib.api.transport import render_transport_error
+
+    with use_services(make_services(tls=True)):
+        status, headers, _ = render_transport_error(413, "POST", f"/api/account/{ACCOUNT}/functions", {}, {})
+    assert status == 413
+    assert {name: headers[name] for name, _ in SECURITY_HEADERS} == dict(SECURITY_HEADERS)
+    assert headers["Strict-Transport-Security"] == HSTS
