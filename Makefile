@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 DATA_DIR ?= .fngate
 
-.PHONY: serve test lint bench install install-dev clean
+.PHONY: serve test lint typecheck audit fuzz bench install install-dev clean
 
 $(VENV)/.run-installed: requirements.txt requirements-server.txt pyproject.toml chalicelib/toolbelt/node/preinstalled/package-lock.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,10 +29,26 @@ serve: install
 
 test: install-dev
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 	$(PY) -m pytest -q
 
 lint: install-dev
 	$(PY) -m ruff check .
+
+typecheck: install-dev
+	$(PY) -m mypy
+
+# Schemathesis over every route with each role's token, as in `make test` but with many more examples per route.
+FUZZ_EXAMPLES ?= 200
+fuzz: install-dev
+	FNGATE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q tests/api/test_schema_fuzz.py
+
+# Known vulnerabilities in what ships: the Python requirements (resolved with their dependencies) and the npm
+# packages under chalicelib/ (the Toolbelt, the packages preinstalled for Node functions). Fails on a finding; a
+# vulnerability service that cannot be reached is reported, not fatal.
+audit: install-dev
+	$(PY) -m pip_audit -r requirements.txt --progress-spinner off
+	$(PY) .ci/npm_audit.py
 
 # wrk (Debian's package) is the load generator; without it (no apt, not root) the benchmarks fall back to the
 # Python load generator and results.md says so.

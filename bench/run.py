@@ -340,6 +340,9 @@ def main() -> None:
     rows += jobs.rows()
     rows += logs_bench.rows()
     rows += schedules.rows()
+    from bench.credentials import measure as credential_timing
+
+    rows += credential_timing()
     write(rows, floor, local, has_wrk, time.perf_counter() - started, edge_lines,
           (load_before, os.getloadavg()[0]))
     shutil.rmtree(work, ignore_errors=True)

@@ -5,6 +5,7 @@
   fngate admin create-user --data-dir D --account A --login L --role FaaS-Developer [--password-stdin]
   fngate admin rotate-master-key --data-dir D [--resume] [--remove-old-keys]   → a JSON report on stdout
   fngate admin users|app-keys ..., fngate login/init/push/deploy/invoke/get/...  → chalicelib/devcli/
+  fngate admin rotate-signing-key --data-dir D    → a new token signing key; tokens of the old one verify until exp
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not settings.public_host:  # what the Toolbelt and service discovery call this gateway
         settings = replace(settings, public_host=f"localhost:{args.port}")
     listen = "127.0.0.1" if args.host in ("0.0.0.0", "", "::") else args.host
-    settings = replace(settings, self_address=f"{listen}:{args.port}")
+    settings = replace(settings, self_address=f"{listen}:{args.port}", tls=bool(args.tls_cert))
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     processes = max(1, args.processes or os.cpu_count() or 1)
     settings = _per_process(settings, processes)
@@ -203,6 +204,19 @@ def cmd_rotate_master_key(args: argparse.Namespace) -> int:
     return 0 if report.complete else 1
 
 
+def cmd_rotate_signing_key(args: argparse.Namespace) -> int:
+    from chalicelib.clock import Clock
+    from chalicelib.services.identity import rotate_signing_key
+
+    admin = _admin(_settings(args))
+    try:
+        json.dump(rotate_signing_key(admin.store, admin.keyring, Clock()), sys.stdout)
+    finally:
+        admin.store.close()
+    sys.stdout.write("\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from chalicelib.devcli.commands import exit_codes_help
 
@@ -244,6 +258,9 @@ def build_parser() -> argparse.ArgumentParser:
     from chalicelib.devcli import register
 
     register(sub, admin)
+    signing = admin.add_parser("rotate-signing-key", help="sign new tokens with a new key (old tokens stay valid)")
+    signing.add_argument("--data-dir")
+    signing.set_defaults(func=cmd_rotate_signing_key)
     return parser
 
 

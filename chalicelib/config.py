@@ -30,6 +30,7 @@ ENV_ACCOUNT_RATE = "FNGATE_ACCOUNT_RATE"  # invocations per second per account
 ENV_ACCOUNT_CONCURRENCY = "FNGATE_ACCOUNT_CONCURRENCY"  # invocations in flight per account
 ENV_LAMBDA_ROLE_ARN = "FNGATE_LAMBDA_ROLE_ARN"  # execution role of function Lambdas (CloudWatch Logs only)
 ENV_LAMBDA_IMAGE_URI = "FNGATE_LAMBDA_IMAGE_URI"  # worker image (needed for Node functions on AWS)
+ENV_TLS = "FNGATE_TLS"  # clients reach this gateway over HTTPS only: answers carry Strict-Transport-Security
 ENV_JOBS = "FNGATE_JOBS"  # background (a runner thread in `fngate serve`) | inline | sqs
 ENV_JOBS_QUEUE_URL = "FNGATE_JOBS_QUEUE_URL"  # the SQS queue that announces jobs (FNGATE_JOBS=sqs)
 ENV_RECORDS = "FNGATE_RECORDS"  # batched (written behind the answer) | sync (written before it: AWS Lambda)
@@ -86,6 +87,7 @@ class Settings:
     lambda_role_arn: str = ""
     lambda_image_uri: str = ""
     self_address: str = ""  # addr:port this gateway listens on; the egress proxy dials it for public_host
+    tls: bool = False  # set by `fngate serve --tls-cert`, or FNGATE_TLS=1 behind a TLS edge (API Gateway)
     jobs: str = "background"  # how jobs are drained: background | inline (tests, the CLI's local mode) | sqs
     jobs_queue_url: str = ""
     egress_ports: tuple[int, ...] = ()
@@ -127,6 +129,7 @@ class Settings:
             "function_memory_max_mb": int(env.get(ENV_FUNCTION_MEMORY_MAX, "256")),
             "max_workers": int(env.get(ENV_MAX_WORKERS, "64")),
             "insecure_sandbox": _flag(env.get(ENV_INSECURE_SANDBOX)),
+            "tls": _flag(env.get(ENV_TLS)),
             "max_body_bytes": int(env.get(ENV_MAX_BODY, "1048576")),
             "region": env.get(ENV_AWS_REGION, env.get("AWS_DEFAULT_REGION", "")),
             "lambda_role_arn": env.get(ENV_LAMBDA_ROLE_ARN, ""),

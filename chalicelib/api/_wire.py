@@ -19,6 +19,7 @@ from typing import Any
 from chalice import Blueprint, Response
 from chalice.app import Request
 
+from chalicelib.domain import jsondoc
 from chalicelib.domain.errors import BadInput, FngateError, FunctionFailed, InvalidClient
 from chalicelib.domain.permissions import Principal
 from chalicelib.domain.validation import validate_account_id
@@ -46,7 +47,7 @@ def dialect_for(v: str | None, path: str, has_event_source: bool) -> Dialect:
 def dialect_of(request: Request | None) -> Dialect:
     if request is None:
         return Dialect.V2
-    query = request.query_params or {}
+    query: Any = request.query_params or {}
     path = request.context.get("resourcePath", "") if request.context else ""
     return dialect_for(query.get("v"), path, request.headers.get("lp-eventsource") is not None)
 
@@ -63,7 +64,7 @@ def error_body(err: FngateError, dialect: Dialect) -> dict[str, Any]:
 
 def error_response(err: FngateError, dialect: Dialect, request_id: str = "") -> Response:
     status = err.v1_status if dialect is Dialect.V1 and err.v1_status else err.status
-    headers = {"Content-Type": JSON}
+    headers: dict[str, Any] = {"Content-Type": JSON}
     if err.retry_after is not None:
         headers["Retry-After"] = str(err.retry_after)
     if request_id:
@@ -89,8 +90,8 @@ def json_body(request: Request, *, required: bool = True) -> Any:
             raise BadInput(detail="request body must be a JSON document")
         return {}
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+        return jsondoc.parse(raw)
+    except jsondoc.JsonRejected as exc:
         raise BadInput(detail=f"request body is not valid JSON: {exc}") from None
 
 
@@ -129,6 +130,12 @@ def request_id(request: Request) -> str:
     return rid
 
 
+def client_address(request: Request) -> str:
+    """The caller's address as the edge saw it (API Gateway's sourceIp; the local server fills in the same field)."""
+    identity = (request.context or {}).get("identity") or {}
+    return str(identity.get("sourceIp") or "unknown")[:64]
+
+
 def query_list(request: Request, key: str) -> list[str]:
     params = request.query_params
     if not params or key not in params:
@@ -137,7 +144,7 @@ def query_list(request: Request, key: str) -> list[str]:
 
 
 def query_value(request: Request, key: str, default: str = "") -> str:
-    params = request.query_params or {}
+    params: Any = request.query_params or {}
     return params.get(key) or default
 
 

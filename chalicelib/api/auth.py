@@ -8,8 +8,9 @@ from urllib.parse import parse_qs
 
 from chalice import Blueprint, Response
 
-from chalicelib.api._wire import JSON, json_response, object_body, route
-from chalicelib.domain.errors import BadInput, FngateError, NotAuthenticated, NotFound
+from chalicelib.api._wire import JSON, client_address, json_response, object_body, route
+from chalicelib.domain import jsondoc
+from chalicelib.domain.errors import BadInput, FngateError, NotAuthenticated, NotFound, TooManyRequests
 from chalicelib.domain.validation import validate_account_id
 from chalicelib.services.container import services
 
@@ -33,8 +34,8 @@ def _client_credentials() -> tuple[str, str, str]:
     raw = req.raw_body.decode("utf-8", "replace") if isinstance(req.raw_body, bytes) else (req.raw_body or "")
     if raw.lstrip().startswith("{"):
         try:
-            data = {k: str(v) for k, v in json.loads(raw).items()}
-        except (ValueError, AttributeError):
+            data = {k: str(v) for k, v in jsondoc.parse(raw).items()}
+        except (jsondoc.JsonRejected, AttributeError):
             raise BadInput(detail="malformed JSON body") from None
     else:
         data = {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()}
@@ -54,7 +55,11 @@ def _issue_token(account_id: str) -> Response:
         grant, client_id, secret = _client_credentials()
         if grant != "client_credentials":
             return _oauth_error(400, "unsupported_grant_type", "only grant_type=client_credentials is supported")
-        token = services().identity.app_token(account_id, client_id, secret)
+        token = services().identity.app_token(account_id, client_id, secret, client_address(bp.current_request))
+    except TooManyRequests as err:
+        response = _oauth_error(429, "slow_down", err.message)
+        response.headers["Retry-After"] = str(err.retry_after)
+        return response
     except NotAuthenticated as err:
         return _oauth_error(401, "invalid_client", err.message)
     except FngateError as err:
@@ -78,7 +83,7 @@ def app_token_v2(account_id: str) -> Response:
 
 @route(bp, "/sentinel/well-known/jwks", ["GET"], tag="auth", auth="none", summary="Public token signing keys")
 def jwks() -> Response:
-    return json_response({"keys": [services().identity.signer.public_jwk]})
+    return json_response({"keys": services().identity.signer.public_jwks})
 
 
 @route(bp, "/api/account/{account_id}/login", ["POST"], tag="auth", auth="none",
@@ -90,7 +95,8 @@ def login(account_id: str) -> Response:
     username, password = body.get("username"), body.get("password")
     if not isinstance(username, str) or not isinstance(password, str):
         raise BadInput(detail="'username' and 'password' must be strings")
-    return json_response(services().identity.login(account_id, username, password))
+    session = services().identity.login(account_id, username, password, client_address(bp.current_request))
+    return json_response(session, headers={"Cache-Control": "no-store"})
 
 
 @route(bp, "/api/account/{account_id}/refresh", ["POST"], tag="auth", auth="session",

@@ -29,7 +29,8 @@ def render(job: Job) -> dict[str, Any]:
        tag="jobs", responses={"200": "array of {id, kind, state, attempts, lastError, errors, ...}"})
 def list_jobs(account_id: str) -> Response:
     who = authenticate(bp.current_request, account_id)
-    state = (bp.current_request.query_params or {}).get("state", "pending")
+    params: Any = bp.current_request.query_params or {}
+    state = params.get("state", "pending")
     return json_response([render(j) for j in services().job_admin.list(who, state)])
 
 

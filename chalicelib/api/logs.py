@@ -93,14 +93,15 @@ def body_of(chunks: Iterable[str], gzip: bool) -> str | bytes:
 
 
 def _export(request: Request, uuid: str) -> Response:
-    who = authenticate(request, request.uri_params["account_id"])
+    who = authenticate(request, (request.uri_params or {})["account_id"])
     services().logs.check_function(who, uuid)
     flt = _filter(request, (uuid,))
     entries = services().logs.export(who, flt)
     jsonl = query_value(request, "format").lower() in ("jsonl", "json")
     chunks = jsonl_lines(entries) if jsonl else csv_lines(entries)
     gzip = "gzip" in request.headers.get("accept-encoding", "").lower() and not os.environ.get(ENV_LAMBDA_NAME)
-    headers = {"Content-Type": "application/x-ndjson; charset=utf-8" if jsonl else "text/csv; charset=utf-8",
+    ctype = "application/x-ndjson; charset=utf-8" if jsonl else "text/csv; charset=utf-8"
+    headers: dict[str, str | list[str]] = {"Content-Type": ctype,
                "Vary": "Accept-Encoding"}
     if gzip:
         headers["Content-Encoding"] = "gzip"

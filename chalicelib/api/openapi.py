@@ -8,25 +8,29 @@ from typing import Any
 from chalice import Blueprint, Response
 
 from chalicelib.api._wire import ROUTES, RouteDoc, json_response, route
+from chalicelib.api.schemas import COMPONENTS, OPERATIONS, ref
 
 bp = Blueprint(__name__)
 _PARAM = re.compile(r"{([^}]+)}")
-_ERROR = {"type": "object", "description": "V1 {errorCode, errorMsg[, errorLogs]} or V2 {code, message[, errorLogs]}"}
+_ERRORS = {"4XX": {"description": "V1 {errorCode, errorMsg[, errorLogs]}, V2 {code, message[, errorLogs]} or, on the "
+                                  "token endpoint, OAuth2 {error, error_description}",
+                   "content": {"application/json": {"schema": ref("Error")}}}}
 
 
 def _operation(doc: RouteDoc, method: str) -> dict[str, Any]:
+    body, responses = OPERATIONS[(method, doc.path)]
+    texts = doc.responses or {}
     op: dict[str, Any] = {
         "summary": doc.summary, "tags": [doc.tag], "operationId": f"{method.lower()}_{doc.path}",
         "parameters": [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
                        for p in _PARAM.findall(doc.path)],
-        "responses": {code: {"description": text} for code, text in (doc.responses or {"200": "OK"}).items()},
+        "responses": {code: {**answer, "description": texts.get(code, answer["description"])}
+                      for code, answer in {**responses, **_ERRORS}.items()},
     }
-    op["responses"].setdefault("4XX", {"description": "error", "content": {"application/json": {"schema": _ERROR}}})
     if doc.auth == "bearer":
         op["security"] = [{"bearer": []}]
-    if doc.body:
-        op["requestBody"] = {"description": doc.body, "required": True,
-                             "content": {"application/json": {"schema": {"type": "object"}}}}
+    if body is not None:
+        op["requestBody"] = {**body, "description": doc.body} if doc.body else body
     return op
 
 
@@ -38,7 +42,8 @@ def document() -> dict[str, Any]:
     return {"openapi": "3.0.3",
             "info": {"title": "fngate", "version": "0.1.0",
                      "description": "Functions gateway wire-compatible with LivePerson Functions"},
-            "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
+            "components": {"schemas": COMPONENTS,
+                           "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
             "paths": paths}
 
 

@@ -8,6 +8,21 @@ from typing import Any
 from chalice import Blueprint, Rate, Response
 
 from chalicelib.api._wire import Dialect, authenticate, dialect_of, json_response, object_body, route
+from chalicelib.api.schemas import (
+    ANY,
+    BOOL,
+    COMPONENTS,
+    INT,
+    MESSAGE,
+    NSTR,
+    OPERATIONS,
+    STR,
+    arr,
+    json_body,
+    obj,
+    ok,
+    ref,
+)
 from chalicelib.domain.schedules import Run, Schedule, iso
 from chalicelib.services.container import services
 from chalicelib.services.schedules import ScheduleChanges
@@ -16,6 +31,36 @@ bp = Blueprint(__name__)
 BASE = "/api/account/{account_id}/schedules"
 _V2_BODY = "{functionUuid (or lambdaUUID), cronExpression, isActive?, description?, timeZone?, " \
            "invocationBody?: {headers?, payload?}}"
+
+# The routes' JSON Schemas, registered beside the others of api/schemas.py (what /openapi.json publishes).
+_NULLABLE_OBJ = {"type": "object", "nullable": True}
+COMPONENTS.update({
+    "ScheduleV1": obj(("uuid", "lambdaUUID", "cronExpression", "isActive"), uuid=STR, lambdaUUID=STR,
+                      cronExpression=STR, isActive=BOOL, didLastExecutionFail=BOOL, lastExecution=NSTR,
+                      nextExecution=NSTR, createdBy=STR),
+    "ScheduleV2": obj(("id", "functionUuid", "cronExpression", "isActive"), id=STR, functionUuid=STR,
+                      cronExpression=STR, isActive=BOOL, description=STR, timeZone=STR,
+                      invocationBody=obj(headers=ANY, payload=ANY), nextExecution=NSTR, lastExecution=NSTR,
+                      didLastExecutionFail=BOOL),
+    "Schedule": {"anyOf": [ref("ScheduleV1"), ref("ScheduleV2")]},
+    "ScheduleRequest": obj(lambdaUUID=NSTR, functionUuid=NSTR, cronExpression=STR, isActive=BOOL, description=NSTR,
+                           timeZone=NSTR, invocationBody={**_NULLABLE_OBJ, "properties": {"headers": ANY,
+                                                                                           "payload": ANY}},
+                           uuid=ANY, timestamp=ANY),
+    "ScheduleRun": obj(("dueAt", "status", "trigger"), dueAt=NSTR, startedAt=NSTR,
+                       durationMs={"type": "number", "nullable": True}, status=STR, trigger=STR, missed=INT,
+                       requestId=NSTR, errorCode=NSTR, errorMessage=NSTR),
+})
+_S, _ONE = "/api/account/{account_id}/schedules", "/api/account/{account_id}/schedules/{schedule_id}"
+OPERATIONS.update({
+    ("GET", _S): (None, ok(arr(ref("Schedule")))),
+    ("POST", _S): (json_body("ScheduleRequest"), ok(ref("Schedule"), "201")),
+    ("GET", _ONE): (None, ok(ref("Schedule"))),
+    ("PUT", _ONE): (json_body("ScheduleRequest"), ok(ref("Schedule"))),
+    ("DELETE", _ONE): (None, MESSAGE),
+    ("POST", _ONE + "/run"): (None, ok(ref("ScheduleRun"), "202")),
+    ("GET", _ONE + "/runs"): (None, ok(arr(ref("ScheduleRun")))),
+})
 
 
 def v1_schedule(s: Schedule) -> dict[str, Any]:
@@ -68,7 +113,7 @@ def changes(body: dict[str, Any]) -> ScheduleChanges:
 def list_schedules(account_id: str) -> Response:
     who = authenticate(bp.current_request, account_id)
     dialect = dialect_of(bp.current_request)
-    return json_response([render(s, dialect) for s in services().schedules.list(who)])
+    return json_response([render(s, dialect) for s in services().schedules.list_schedules(who)])
 
 
 @route(bp, BASE, ["POST"], summary="Create a schedule", tag="schedules",

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from chalicelib.api._wire import REQUEST_ID, dialect_for, error_body, new_request_id
+from chalicelib.api.middleware import security_headers
 from chalicelib.domain.errors import BadInput, FngateError, MethodNotAllowed, PayloadTooLarge, RouteNotFound
 
 _BY_STATUS = {
@@ -23,6 +24,7 @@ def render_transport_error(status: int, method: str, path: str, headers: dict[st
     v = query.get("v")
     v = v[0] if isinstance(v, list) and v else v
     lowered = {k.lower() for k in headers}
-    body = json.dumps(error_body(err, dialect_for(v, path, "lp-eventsource" in lowered))).encode()
+    body = json.dumps(error_body(err, dialect_for(None if v is None else str(v), path, "lp-eventsource" in lowered))
+                      ).encode()
     rid = next((v for k, v in headers.items() if k.lower() == "x-request-id"), "")[:128] or new_request_id()
-    return status, {"Content-Type": "application/json", REQUEST_ID: rid}, body
+    return status, {"Content-Type": "application/json", REQUEST_ID: rid, **security_headers()}, body

@@ -12,10 +12,10 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.domain import jsondoc
 from chalicelib.domain.errors import BadInput, NotAuthenticated
 
 SIGNATURE_HEADER = "x-liveperson-signature"
@@ -73,8 +73,8 @@ class Unit:
 def parse_notification(body: bytes) -> list[Unit]:
     """The units of work of a LivePerson notification (bot-webhooks.md §1.5–1.7); BadInput if malformed."""
     try:
-        doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+        doc = jsondoc.parse(body)
+    except jsondoc.JsonRejected as exc:
         raise BadInput(detail=f"notification is not valid JSON: {exc}") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("body"), dict):
         raise BadInput(detail="notification must be an object with 'body'")
@@ -121,8 +121,8 @@ def parse_plain(body: bytes, now_ms: int) -> list[Unit]:
     """The plain JSON form (README "Bots"): {conversationId, sequence?, consumerId?, message | richContent |
     event: "welcome" | "SIGNAL" | "FORM_SUBMISSION", signalPayload?, sdes?} → one unit shaped like LivePerson's."""
     try:
-        doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+        doc = jsondoc.parse(body)
+    except jsondoc.JsonRejected as exc:
         raise BadInput(detail=f"body is not valid JSON: {exc}") from None
     if not isinstance(doc, dict):
         raise BadInput(detail="body must be a JSON object")

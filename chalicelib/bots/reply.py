@@ -159,7 +159,7 @@ class _Builder:
         if meta is None:
             self.plan.dropped.append("context.metadata must be an object or a list of objects; ignored")
             meta = []
-        intent = {k: context[k] for k in ("intentId", "intentName", "confidenceScore") if k in context}
+        intent: dict[str, Any] = {k: context[k] for k in ("intentId", "intentName", "confidenceScore") if k in context}
         self.plan.intent = intent
         if intent.get("intentId"):
             meta.append({"type": "BotResponse", "intents": [
@@ -276,7 +276,7 @@ class _Builder:
 
     def action_close_conversation(self, params: dict[str, Any]) -> None:
         if params.get("withoutPcs") is True:
-            fields = [{"field": "ConversationStateField", "conversationState": "CLOSE"}]
+            fields: list[dict[str, Any]] = [{"field": "ConversationStateField", "conversationState": "CLOSE"}]
         else:  # closing the MAIN dialog lets the post-conversation survey run
             fields = [{"field": "DialogChange", "type": "UPDATE",
                        "dialog": {"dialogId": self.conv.dialog, "state": "CLOSE", "closedBy": "AGENT"}}]

@@ -1,24 +1,38 @@
 """JWTs signed with Ed25519 (alg EdDSA), the token format LivePerson's clients decode (they read `exp`).
 
-PyNaCl does the signing; the JWT framing is a few lines, so no JWT library is needed. Verified tokens are cached
-(bounded) because the invoke hot path sees the same token on every call.
+PyNaCl does the signing; the framing is decoded strictly, as RFC 7515 and 8037 describe it, so that one token has
+exactly one spelling: base64url without padding and with zero trailing bits (anything else is refused, so a token
+with ``=`` appended or a changed last character no longer verifies), a header of exactly ``alg``, ``typ`` and
+``kid``, and a ``kid`` naming a key of the key set. Claims: ``exp`` is required, ``nbf`` and ``iat`` may not lie in
+the future, ``iss`` must be one of the issuers given, ``aud`` must be a string (the caller binds it to the account).
+
+Several keys verify at once (rotation: tokens signed by a retired key verify until they expire); one key signs.
+Verified tokens are cached (bounded) because the invoke hot path sees the same token on every call.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import json
+import re
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from nacl.exceptions import BadSignatureError
-from nacl.signing import SigningKey
+from nacl.signing import SigningKey, VerifyKey
 
 from chalicelib.domain.errors import NotAuthenticated
 
 _CACHE_MAX = 4096
+LEEWAY_S = 5  # clock difference tolerated between gateway processes for nbf / iat
+ISSUERS = frozenset({"fngate", "Sentinel"})  # user tokens / app (client-credentials) tokens
+_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{86}")  # a 64-byte signature is 86 chars
+_HEADER_KEYS = {"alg", "typ", "kid"}
 
 
 def b64url(raw: bytes) -> str:
@@ -26,39 +40,84 @@ def b64url(raw: bytes) -> str:
 
 
 def b64url_decode(text: str) -> bytes:
+    """Lenient decoding, for reading claims in tests and tools; verification uses ``strict_b64url_decode``."""
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-class TokenSigner:
-    """Signs and verifies EdDSA JWTs with one key; ``kid`` lets a future key rotation verify old tokens."""
+def strict_b64url_decode(text: str) -> bytes:
+    """The bytes of the one canonical unpadded base64url spelling; ValueError for any other spelling."""
+    raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if b64url(raw) != text:
+        raise ValueError("non-canonical base64url")
+    return raw
 
-    def __init__(self, seed: bytes, *, kid: str = "k1", clock: Any = time.time) -> None:
-        self._key = SigningKey(seed)
-        self._verify_key = self._key.verify_key
-        self._kid = kid
-        self._clock = clock
-        self._header = b64url(json.dumps({"alg": "EdDSA", "typ": "JWT", "kid": kid}, separators=(",", ":")).encode())
+
+@dataclass(frozen=True)
+class KeySet:
+    """Signing seeds by kid, and the kid that signs new tokens."""
+
+    seeds: Mapping[str, bytes]
+    current: str
+
+
+class TokenSigner:
+    """Signs with the key set's current key, verifies with any key of the set.
+
+    ``reload`` (optional) returns the key set as stored now: called when a token names an unknown ``kid`` (another
+    process rotated the key) and every ``refresh_s`` seconds before signing, so every process moves to a new key.
+    """
+
+    def __init__(self, keys: KeySet | bytes, *, kid: str = "k1", clock: Callable[[], float] = time.time,
+                 issuers: frozenset[str] = ISSUERS, reload: Callable[[], KeySet] | None = None,
+                 refresh_s: float = 60.0) -> None:
+        self._clock, self._issuers, self._reload, self._refresh_s = clock, issuers, reload, refresh_s
         self._cache: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._lock = threading.Lock()
+        self._unknown_kid_reload_at = float("-inf")
+        self._install(keys if isinstance(keys, KeySet) else KeySet({kid: keys}, kid))
+
+    def _install(self, keys: KeySet) -> None:
+        self._verify_keys = {kid: SigningKey(seed).verify_key for kid, seed in keys.seeds.items()}
+        self._key, self._kid = SigningKey(keys.seeds[keys.current]), keys.current
+        self._header = b64url(json.dumps({"alg": "EdDSA", "typ": "JWT", "kid": self._kid},
+                                         separators=(",", ":")).encode())
+        self._next_refresh = time.monotonic() + self._refresh_s
+
+    @property
+    def kid(self) -> str:
+        return self._kid
+
+    @property
+    def public_jwks(self) -> list[dict[str, str]]:
+        return [{"kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig", "kid": kid, "x": b64url(bytes(key))}
+                for kid, key in self._verify_keys.items()]
 
     @property
     def public_jwk(self) -> dict[str, str]:
-        return {"kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig", "kid": self._kid,
-                "x": b64url(bytes(self._verify_key))}
+        return next(jwk for jwk in self.public_jwks if jwk["kid"] == self._kid)
 
     def now(self) -> float:
         """This signer's clock (what ``exp`` is compared with)."""
         return self._clock()
 
     def sign(self, claims: dict[str, Any], ttl_s: int) -> str:
+        if self._reload is not None and time.monotonic() >= self._next_refresh:
+            self.refresh()
         now = int(self._clock())
-        body = {**claims, "iat": now, "exp": now + ttl_s}
+        body = {**claims, "iat": now, "nbf": now, "exp": now + ttl_s}
         payload = b64url(json.dumps(body, separators=(",", ":")).encode())
         signing_input = f"{self._header}.{payload}".encode()
         return f"{self._header}.{payload}.{b64url(self._key.sign(signing_input).signature)}"
 
+    def refresh(self) -> None:
+        """Take the key set as stored now (a no-op without ``reload``)."""
+        if self._reload is not None:
+            keys = self._reload()
+            with self._lock:
+                self._install(keys)
+
     def verify(self, token: str) -> dict[str, Any]:
-        """The token's claims; NotAuthenticated if malformed, forged or expired."""
+        """The token's claims; NotAuthenticated if malformed, forged, expired, not yet valid or of an unknown issuer."""
         claims = self._cached(token)
         if claims is None:
             claims = self._verify_signature(token)
@@ -66,9 +125,18 @@ class TokenSigner:
                 self._cache[token] = claims
                 if len(self._cache) > _CACHE_MAX:
                     self._cache.popitem(last=False)
-        if not isinstance(claims.get("exp"), int) or claims["exp"] <= self._clock():
-            raise NotAuthenticated(detail="Token expired")
+        self._check_claims(claims)
         return claims
+
+    def _check_claims(self, claims: dict[str, Any]) -> None:
+        now = self._clock()
+        if not _is_int(claims.get("exp")) or claims["exp"] <= now:
+            raise NotAuthenticated(detail="Token expired")
+        for name in ("nbf", "iat"):
+            if name in claims and (not _is_int(claims[name]) or claims[name] > now + LEEWAY_S):
+                raise NotAuthenticated(detail="Token not valid yet")
+        if claims.get("iss") not in self._issuers or not isinstance(claims.get("aud"), str):
+            raise NotAuthenticated(detail="Invalid token")
 
     def _cached(self, token: str) -> dict[str, Any] | None:
         with self._lock:
@@ -76,13 +144,35 @@ class TokenSigner:
 
     def _verify_signature(self, token: str) -> dict[str, Any]:
         try:
-            header, payload, signature = token.split(".")
-            if json.loads(b64url_decode(header)).get("alg") != "EdDSA":
-                raise ValueError("unsupported alg")
-            self._verify_key.verify(f"{header}.{payload}".encode(), b64url_decode(signature))
-            claims = json.loads(b64url_decode(payload))
-        except (ValueError, TypeError, BadSignatureError, UnicodeDecodeError):
+            if not _SHAPE.fullmatch(token):
+                raise ValueError("not a compact JWS")
+            header_b64, payload_b64, signature_b64 = token.split(".")
+            header = json.loads(strict_b64url_decode(header_b64))
+            if (not isinstance(header, dict) or set(header) != _HEADER_KEYS or header["alg"] != "EdDSA"
+                    or header["typ"] != "JWT"):
+                raise ValueError("unsupported header")
+            key = self._verify_key(header["kid"])
+            key.verify(f"{header_b64}.{payload_b64}".encode(), strict_b64url_decode(signature_b64))
+            claims = json.loads(strict_b64url_decode(payload_b64))
+        except (ValueError, TypeError, KeyError, BadSignatureError, UnicodeDecodeError, binascii.Error,
+                RecursionError):
             raise NotAuthenticated(detail="Invalid token") from None
         if not isinstance(claims, dict):
             raise NotAuthenticated(detail="Invalid token")
         return claims
+
+    def _verify_key(self, kid: Any) -> VerifyKey:
+        if not isinstance(kid, str):
+            raise ValueError("kid")
+        key = self._verify_keys.get(kid)
+        if key is None and self._reload is not None and time.monotonic() >= self._unknown_kid_reload_at + 1:
+            self._unknown_kid_reload_at = time.monotonic()  # another process may have rotated: at most once a second
+            self.refresh()
+            key = self._verify_keys.get(kid)
+        if key is None:
+            raise ValueError("unknown kid")
+        return key
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

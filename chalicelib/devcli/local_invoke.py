@@ -51,7 +51,7 @@ class LocalRunner:
             self._cleanup()
             raise
 
-    def _secret_methods(self, _account: str) -> dict[str, Callable[[dict[str, Any]], Any]]:
+    def _secret_methods(self, _account: str, _function: str = "") -> dict[str, Callable[[dict[str, Any]], Any]]:
         from chalicelib.domain.errors import SecretNotFound
 
         secrets = self._project.secrets()

@@ -217,6 +217,12 @@ class SecretForbidden(Forbidden):
     v1_code = v2_code = "com.liveperson.faas.secret.forbidden"
 
 
+class SecretNotForFunction(SecretForbidden):
+    """The secret lists the functions that may use it, and the caller is not one of them (ours)."""
+
+    template = "This function is not among those allowed to use secret {key}"
+
+
 class SecretExists(Conflict):
     template = "A secret {key} already exists on this account"
     v1_code = v2_code = "com.liveperson.faas.secret.already-exists"  # ours

@@ -47,3 +47,7 @@ SECRET_KEY_MAX = 100
 REQUEST_BODY_MAX = 1_048_576
 TOKEN_TTL_S = 3600  # > 30 min, or LivePerson's client refetches on every call (external-invocation.md §2.1)
 USER_TOKEN_TTL_S = 12 * 3600
+
+# ours: what a JSON body may be (deeper or odder documents answer 400, never 500)
+JSON_DEPTH_MAX = 64  # nested arrays/objects; LivePerson payloads are a few levels deep
+JSON_NUMBER_DIGITS_MAX = 4300  # Python's own int/str conversion limit (sys.get_int_max_str_digits)

@@ -47,6 +47,20 @@ def stringify(value: Any) -> str:
     return text
 
 
+FUNCTIONS_PER_SECRET_MAX = 100  # ours: an account has at most 50 functions
+
+
+def validate_functions(functions: Any) -> list[str] | None:
+    """The optional list of function uuids allowed to use a secret: None (every function) or distinct strings."""
+    if functions is None:
+        return None
+    if (not isinstance(functions, list) or len(functions) > FUNCTIONS_PER_SECRET_MAX
+            or not all(isinstance(f, str) and 0 < len(f) <= 64 for f in functions)):
+        raise SecretInvalidFormat(detail=f"'functions' must be null or a list of at most {FUNCTIONS_PER_SECRET_MAX} "
+                                         "function uuids")
+    return sorted(set(functions))
+
+
 def parse(text: str) -> Any:
     return json.loads(text)
 
@@ -75,3 +89,4 @@ class Secret:
     created_by: str = ""
     updated_at: str = ""
     updated_by: str = ""
+    functions: list[str] | None = None  # uuids of the only functions that may use it; None: every function

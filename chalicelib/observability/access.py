@@ -43,7 +43,7 @@ def _error_code(response: Response) -> str:
 def access_log(request: Request, get_response: Callable[[Request], Response]) -> Any:
     started = time.perf_counter()
     rid = request_id(request)
-    params = request.uri_params or {}
+    params: dict[str, str] = request.uri_params or {}
     account = params.get("account_id", "")
     LOGGER.thread_safe_append_keys(request_id=rid, account=account)
     try:
@@ -51,9 +51,11 @@ def access_log(request: Request, get_response: Callable[[Request], Response]) ->
         status = response.status_code
         duration = round((time.perf_counter() - started) * 1000, 3)
         outcome = outcome_of(status)
-        fields: dict[str, Any] = {"route": (request.context or {}).get("resourcePath", ""), "method": request.method,
+        context: dict[str, Any] = request.context or {}
+        fields: dict[str, Any] = {"route": context.get("resourcePath", ""), "method": request.method,
                                   "status": status, "duration_ms": duration, "outcome": outcome}
-        function = params.get("uuid") or (request.query_params or {}).get("lambdaUUID", "")
+        query: Any = request.query_params or {}
+        function = params.get("uuid") or query.get("lambdaUUID", "")
         if function:
             fields["function"] = function
         if status >= 400:

@@ -146,7 +146,7 @@ class LambdaApi:
 
     def versions(self, name: str) -> list[str]:
         found: list[str] = []
-        marker: dict[str, str] = {}
+        marker: dict[str, Any] = {}
         while True:
             page = self._control("list_versions_by_function", FunctionName=name, **marker)
             found += [str(v["Version"]) for v in page.get("Versions", [])]

@@ -170,7 +170,7 @@ class DependencyBuilder:
 
     def _install_node(self, job: _Build) -> Path:
         app = job.work / "app"
-        self._run(job, [self._npm, "ci", "--ignore-scripts", "--omit=dev", "--no-audit", "--no-fund",
+        self._run(job, [self._npm or "npm", "ci", "--ignore-scripts", "--omit=dev", "--no-audit", "--no-fund",
                         "--loglevel=error"], app, "npm could not install the dependencies")
         for name in ("package.json", "package-lock.json"):
             (app / name).unlink(missing_ok=True)

@@ -3,10 +3,20 @@
 Workers have no network of their own; their relay (egress_relay.py) pipes every TCP connection to this forward
 proxy's unix socket. Each connection carries ``Proxy-Authorization: Basic`` with the worker's token as password,
 which names the (account, function). The proxy then applies, in order: known token (407), rate per function (429),
-allowed port (403), host allowlisted for the account (403), address allowed (403), and dials. ``CONNECT host:port``
-becomes a byte pipe (TLS stays end to end); an absolute-form ``GET http://host/path`` is forwarded once, in origin
-form, with ``Connection: close``. Allowlists are cached per account for ``allowlist_ttl_s``; ``invalidate`` drops
-one at once, so a change is seen within seconds without a redeploy.
+allowed port (403: 80 and 443 anywhere, the gateway's own port only on the gateway's own host), host allowlisted
+for the account (403), address allowed (403), and dials.
+
+The rate is counted in requests, tunnels included: opening a connection costs one, and inside a connection every
+new exchange costs one — the function sending again after the upstream has answered, which is what a new request
+on a kept-alive HTTP/1.1 connection (TLS or not) looks like from outside, with no decryption. The first exchange
+of a tunnel is covered by its CONNECT (for TLS it carries the handshake's end and the first request). Requests
+rather than bytes, because the limit is LivePerson's "requests per second", and a byte budget would either throttle
+legitimate downloads or let a kept-alive tunnel send thousands of small requests. A tunnel over its rate waits for
+the next token (it cannot be answered 429 inside TLS); one that waits past the idle timeout is closed.
+
+``CONNECT host:port`` becomes a byte pipe (TLS stays end to end); an absolute-form ``GET http://host/path`` is
+forwarded once, in origin form, with ``Connection: close``. Allowlists are cached per account for
+``allowlist_ttl_s``; ``invalidate`` drops one at once, so a change is seen within seconds without a redeploy.
 """
 
 from __future__ import annotations
@@ -110,14 +120,17 @@ class EgressProxy:
     def __init__(self, allowlist_for: Callable[[str], Iterable[str]], *, socket_path: str,
                  rate_per_s: float = OUTBOUND_REQUESTS_PER_S, allowlist_ttl_s: float = 2.0,
                  resolver: Resolver | None = None, connect_timeout_s: float = 10,
-                 allowed_ports: Iterable[int] = (80, 443), max_connections: int = 256,
-                 head_timeout_s: float = 10, idle_timeout_s: float = 60,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 allowed_ports: Iterable[int] = (80, 443), host_ports: Mapping[str, Iterable[int]] | None = None,
+                 max_connections: int = 256, head_timeout_s: float = 10, idle_timeout_s: float = 60,
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
         self._allowlist_for, self._path = allowlist_for, socket_path
         self._rate, self._ttl, self._clock = float(rate_per_s), allowlist_ttl_s, clock
         self._resolve = resolver or resolve_public
         self._connect_timeout, self._head_timeout, self._idle = connect_timeout_s, head_timeout_s, idle_timeout_s
         self._ports = frozenset(allowed_ports)
+        # further ports allowed on one host only (the gateway's own port on the gateway's own name)
+        self._host_ports = {normalize(host): frozenset(ports) for host, ports in (host_ports or {}).items()}
+        self._sleep = sleep
         self._slots = threading.BoundedSemaphore(max_connections)
         self._lock = threading.Lock()
         self._grants: dict[str, _Grant] = {}
@@ -245,7 +258,7 @@ class EgressProxy:
                 upstream.sendall(rest)
             conn.settimeout(self._idle)
             upstream.settimeout(self._idle)
-            pipe(conn, upstream, idle_timeout_s=self._idle)
+            pipe(conn, upstream, idle_timeout_s=self._idle, on_exchange=self._exchange_gate(grant, request))
         except _Refusal as refusal:
             _reply(conn, refusal)
         except OSError:
@@ -272,7 +285,7 @@ class EgressProxy:
             _deny(grant, request, "rate limit")
             raise _Refusal(429, "Too Many Requests",
                            f"more than {self._rate:g} outbound requests per second", ("Retry-After: 1",))
-        if request.port not in self._ports:
+        if request.port not in self._ports and request.port not in self._host_ports.get(request.host, ()):
             _deny(grant, request, "port not allowed")
             raise _Refusal(403, "Port Not Allowed", f"port {request.port} is not allowed (open: "
                            f"{', '.join(map(str, sorted(self._ports)))}; the operator opens more with "
@@ -286,6 +299,29 @@ class EgressProxy:
             _deny(grant, request, "not allowlisted")
             raise _Refusal(403, "Not Allowlisted", f"{request.host} is not on the account's domain allowlist")
         return grant
+
+    def _exchange_gate(self, grant: _Grant, request: _Request) -> Callable[[], bool]:
+        """pipe()'s on_exchange: one token per new exchange (a tunnel's first one rides on its CONNECT)."""
+        free = [request.forward_head is None]
+
+        def gate() -> bool:
+            if free[0]:
+                free[0] = False
+                return True
+            return self._wait_for_token(grant, request)
+
+        return gate
+
+    def _wait_for_token(self, grant: _Grant, request: _Request) -> bool:
+        step = 1.0 / self._rate
+        for _ in range(max(1, int(self._idle / step))):
+            if self._take(grant):
+                return True
+            if self._closed:
+                return False
+            self._sleep(step)
+        _deny(grant, request, "rate limit (inside a connection)")
+        return False
 
     def _dial(self, grant: _Grant, request: _Request) -> socket.socket:
         try:

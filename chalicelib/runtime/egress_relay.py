@@ -19,7 +19,7 @@ import select
 import socket
 import struct
 import threading
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 
 ENV_SOCKET = "FNGATE_EGRESS_SOCKET"
 ENV_TOKEN = "FNGATE_EGRESS_TOKEN"
@@ -43,16 +43,20 @@ def bring_loopback_up(name: str = "lo") -> None:
             fcntl.ioctl(sock, _SIOCSIFFLAGS, struct.pack(_IFREQ, name.encode(), flags | _IFF_UP))
 
 
-def pipe(client: socket.socket, upstream: socket.socket, *, idle_timeout_s: float = 60.0) -> None:
+def pipe(client: socket.socket, upstream: socket.socket, *, idle_timeout_s: float = 60.0,
+         on_exchange: Callable[[], bool] | None = None) -> None:
     """Copy bytes both ways until ``upstream`` ends, either side fails, or nothing moves for ``idle_timeout_s``.
 
     The client finishing its sending is passed on as a half-close (the answer may still come); the upstream finishing
-    ends the exchange, so a client that keeps its end open cannot pin the thread.
+    ends the exchange, so a client that keeps its end open cannot pin the thread. ``on_exchange`` is called before
+    the client's bytes are passed on whenever they follow bytes from the upstream — the client starting a new
+    request after an answer — and the pipe ends if it returns False.
     """
     poller = select.poll()
     peers = {client.fileno(): (client, upstream), upstream.fileno(): (upstream, client)}
     for fd in peers:
         poller.register(fd, select.POLLIN)
+    answered = False  # the upstream sent bytes since the client last did
     while peers:
         ready = poller.poll(idle_timeout_s * 1000)
         if not ready:
@@ -62,6 +66,9 @@ def pipe(client: socket.socket, upstream: socket.socket, *, idle_timeout_s: floa
             try:
                 data = src.recv(_BUF)
                 if data:
+                    if src is client and answered and on_exchange is not None and not on_exchange():
+                        return
+                    answered = src is upstream
                     dst.sendall(data)
                     continue
             except OSError:

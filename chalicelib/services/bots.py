@@ -9,6 +9,7 @@ order, while conversations run concurrently, at most ``max_concurrency`` per bot
 
 from __future__ import annotations
 
+import builtins
 import itertools
 import logging
 import threading
@@ -66,7 +67,7 @@ class BotService:
         self._slots: dict[tuple[str, str], tuple[int, threading.BoundedSemaphore]] = {}
         self._lock = threading.Lock()
 
-    def handlers(self) -> list[Handler]:
+    def handlers(self) -> builtins.list[Handler]:
         return [Handler(BOT_JOB, self._run, self._gave_up, max_attempts=ATTEMPTS, concurrency=32, lease_s=60.0,
                         backoff=Backoff(base_s=1.0, max_s=16.0))]
 
@@ -109,7 +110,7 @@ class BotService:
         require(who, "bot", Action.READ)
         return Bot.from_dict(self._record(who.account_id, bot_id).data)
 
-    def list(self, who: Principal) -> list[Bot]:
+    def list(self, who: Principal) -> builtins.list[Bot]:
         require(who, "bot", Action.READ)
         return [Bot.from_dict(r.data) for r in self._store.query(Query(KIND, who.account_id))]
 
@@ -165,7 +166,7 @@ class BotService:
                                 self._destination(bot, secret))
         return {"events": collector.requests, "duplicates": len(units) - len(fresh)}
 
-    def _fresh(self, bot: Bot, units: list[Unit]) -> list[Unit]:
+    def _fresh(self, bot: Bot, units: builtins.list[Unit]) -> builtins.list[Unit]:
         keys: set[str] = set()
         fresh = []
         for unit in units:
@@ -181,7 +182,7 @@ class BotService:
         return Put(SEEN_KIND, seen_pk(bot, unit.conversation_id), unit.dedupe, {"at": self._clock.now()},
                    MUST_NOT_EXIST)
 
-    def _enqueue(self, bot: Bot, units: list[Unit], form: str) -> Accepted:
+    def _enqueue(self, bot: Bot, units: builtins.list[Unit], form: str) -> Accepted:
         queued, total = [], len(units)
         for start in range(0, len(units), 40):  # a transaction holds at most 100 writes
             chunk = units[start:start + 40]
@@ -241,11 +242,11 @@ class BotService:
                 slot = self._slots[key] = (bot.max_concurrency, threading.BoundedSemaphore(bot.max_concurrency))
         return slot[1]
 
-    def _invoke(self, bot: Bot, uuid: str, payload: Any) -> Any:
+    def _invoke(self, bot: Bot, function_uuid: str, payload: Any) -> Any:
         who = Principal(account_id=bot.account_id, subject=f"bot:{bot.bot_id}", kind="app",
                         scopes=frozenset({INVOKE_SCOPE}))
-        outcome = self._invocations.invoke(who, uuid, Call(body={"headers": [], "payload": payload},
-                                                           source="bot-connector"))
+        outcome = self._invocations.invoke(who, function_uuid, Call(body={"headers": [], "payload": payload},
+                                                                    source="bot-connector"))
         return outcome.result
 
     # -- Test Connection ------------------------------------------------------------------------------------------
@@ -279,7 +280,7 @@ class BotService:
                     for i, s in enumerate(plan.steps) if isinstance(s, Send | Transfer)]
         return out | {"ok": not problems, "durationMs": round(took * 1000, 1), "reply": reply, "outbound": outbound}
 
-    def _deployment_problems(self, bot: Bot) -> list[str]:
+    def _deployment_problems(self, bot: Bot) -> builtins.list[str]:
         from chalicelib.domain.errors import FunctionNotFound
 
         try:
@@ -306,7 +307,7 @@ class BotService:
         except Exception:
             log.exception("could not write bot %s's log", bot.bot_id)
 
-    def logs(self, who: Principal, bot_id: str, limit: int = 100) -> list[dict[str, Any]]:
+    def logs(self, who: Principal, bot_id: str, limit: int = 100) -> builtins.list[dict[str, Any]]:
         require(who, "bot", Action.READ)
         self._record(who.account_id, bot_id)
         return [r.data for r in self._store.query(Query(LOG_KIND, f"{who.account_id}#{bot_id}", reverse=True,

@@ -140,15 +140,18 @@ def build_egress(settings: Settings, domains: DomainService) -> Any:
     """The local executor's egress proxy (started): reads the accounts' allowlists, re-reads one when it changes."""
     from chalicelib.runtime.egress import EgressProxy, mapped_resolver, public_resolver
 
-    routes, ports = {}, [80, 443, *settings.egress_ports]
+    routes: dict[str, str] = {}
+    own_port: dict[str, list[int]] = {}
+    ports = [80, 443, *settings.egress_ports]
     if settings.public_host and settings.self_address:  # functions call this gateway (Orchestrator, LpClient)
         routes[settings.public_host] = settings.self_address
-        host, _, port = settings.public_host.rpartition(":")
-        ports.append(int(port) if host and port.isdigit() else 80)  # "host" alone: the default port
+        host, _, port = settings.public_host.rpartition(":") if ":" in settings.public_host else (
+            settings.public_host, "", "80")
+        own_port[host.strip("[]")] = [int(port)]  # the gateway's port, on the gateway's name only
     proxy = EgressProxy(domains.allowlist_for, socket_path=egress_socket_path(settings),
                         allowlist_ttl_s=ALLOWLIST_TTL_S,
                         resolver=mapped_resolver(routes, public_resolver(settings.egress_private_cidrs)),
-                        allowed_ports=tuple(sorted(set(ports))))
+                        allowed_ports=tuple(sorted(set(ports))), host_ports=own_port)
     domains.on_change.append(proxy.invalidate)
     return proxy.start()
 

@@ -8,6 +8,7 @@ domain is listed once. ``allowlist_for`` is what the proxy reads; ``on_change`` 
 
 from __future__ import annotations
 
+import builtins
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -100,11 +101,11 @@ class DomainService:
         raise VersionConflict(what="The allowlist")
 
     # -- the egress proxy and provisioning ---------------------------------------------------------------------------
-    def allowlist_for(self, account_id: str) -> list[str]:
+    def allowlist_for(self, account_id: str) -> builtins.list[str]:
         """The account's allowlisted domains (exact names and ``*.`` wildcards): the proxy's ``allowlist_for``."""
         return [r.data["domain"] for r in self._store.query(Query(KIND, account_id))]
 
-    def entries(self, account_id: str) -> list[AllowedDomain]:
+    def entries(self, account_id: str) -> builtins.list[AllowedDomain]:
         return [AllowedDomain.from_dict(r.data) for r in self._store.query(Query(KIND, account_id))]
 
     def ensure(self, account_id: str, domain: str, name: str = "", *, by: str = "system") -> bool:
@@ -141,7 +142,7 @@ class DomainService:
         if self._store.get(NAME_KIND, account_id, domain) is not None:
             raise DomainExists(domain=domain)
 
-    def _try(self, ops: list[Put | Delete]) -> bool:
+    def _try(self, ops: builtins.list[Put | Delete]) -> bool:
         try:
             self._store.transact(ops)
         except VersionConflict:

@@ -183,7 +183,7 @@ class EmailReportService:
     def _settle(self, account_id: str, key: str, *, state: str, error: str = "", attempt: int = 0,
                 **fields: Any) -> None:
         current = self._store.get(KIND, account_id, f"delivery#{key}")
-        data = dict(current.data) if current else {"delivery": key}
+        data: dict[str, Any] = dict(current.data) if current else {"delivery": key}
         data |= {"state": state, "updatedAt": self._clock.iso(), "attempts": max(attempt, data.get("attempts", 0)),
                  **fields}
         if error:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import uuid as uuidlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -94,7 +95,7 @@ class FunctionService:
         require(who, "lambda", Action.READ)
         return self._repo.count(who.account_id)
 
-    def versions(self, who: Principal, uuid: str) -> tuple[Function, list[Manifest]]:
+    def versions(self, who: Principal, uuid: str) -> tuple[Function, builtins.list[Manifest]]:
         fn = self.get(who, uuid)
         return fn, self._repo.manifests(who.account_id, uuid, limit=limits.VERSIONS_KEPT)
 

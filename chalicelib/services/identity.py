@@ -13,13 +13,14 @@ from typing import Any
 
 from chalicelib.clock import Clock
 from chalicelib.crypto.envelope import Keyring, open_envelope, seal
-from chalicelib.crypto.passwords import hash_password, verify_password
-from chalicelib.crypto.tokens import TokenSigner
+from chalicelib.crypto.passwords import dummy_hash, hash_password, verify_password
+from chalicelib.crypto.tokens import KeySet, TokenSigner
 from chalicelib.domain import limits
 from chalicelib.domain.errors import BadInput, Forbidden, InvalidClient, NotAuthenticated, VersionConflict
 from chalicelib.domain.models import Account, AppKey, User
 from chalicelib.domain.permissions import ALL_ROLES, INVOKE_SCOPE, Principal, Role
-from chalicelib.storage.base import MUST_NOT_EXIST, Query, Store
+from chalicelib.services.throttle import Throttle, audit, client_keys, login_keys
+from chalicelib.storage.base import MUST_NOT_EXIST, Delete, Put, Query, Record, Store
 
 _SYSTEM = "system"
 _PRINCIPAL_TTL_S = 5.0  # deleted users / app keys lose access within this time
@@ -27,18 +28,56 @@ BOOTSTRAP_USERS = (("admin", tuple(Role)), ("developer", (Role.DEVELOPER,)), ("i
 BOOTSTRAP_APP = "fngate-bootstrap"
 
 
-def load_signer(store: Store, keyring: Keyring) -> TokenSigner:
-    """The token signing key, created once and kept sealed in the store (so every gateway process shares it)."""
-    context = {"purpose": "token-signing-key"}
+_KEY_CONTEXT = {"purpose": "token-signing-key"}
+SIGNING_KEY_OVERLAP_S = limits.USER_TOKEN_TTL_S + 600  # a retired key verifies this long: its last tokens + refresh
+
+
+_RETIRED = "signing-key-retired/"  # + kid: keys that no longer sign and verify until "verify_until"
+
+
+def _stored_keys(store: Store, keyring: Keyring) -> tuple[KeySet, Record]:
+    """The signing key set, created once and kept sealed in the store (so every gateway process shares it).
+
+    The current key is the record "signing-key" {envelope, kid}; retired ones are "signing-key-retired/<kid>".
+    """
     record = store.get(_SYSTEM, _SYSTEM, "signing-key")
     if record is None:
-        envelope = seal(keyring, secrets.token_bytes(32), context)
+        envelope = seal(keyring, secrets.token_bytes(32), _KEY_CONTEXT)
         with contextlib.suppress(VersionConflict):  # another process created it first: use theirs
             store.put(_SYSTEM, _SYSTEM, "signing-key", {"envelope": envelope, "kid": "k1"},
                       expected_version=MUST_NOT_EXIST)
         record = store.get(_SYSTEM, _SYSTEM, "signing-key")
     assert record is not None
-    return TokenSigner(open_envelope(keyring, record.data["envelope"], context), kid=record.data["kid"])
+    seeds = {r.data["kid"]: open_envelope(keyring, r.data["envelope"], _KEY_CONTEXT)
+             for r in store.query(Query(_SYSTEM, _SYSTEM, prefix=_RETIRED))}
+    seeds[record.data["kid"]] = open_envelope(keyring, record.data["envelope"], _KEY_CONTEXT)
+    return KeySet(seeds, record.data["kid"]), record
+
+
+def load_signer(store: Store, keyring: Keyring, clock: Clock | None = None) -> TokenSigner:
+    """A signer over the stored key set that follows rotations made by any process."""
+    keys, _ = _stored_keys(store, keyring)
+    return TokenSigner(keys, clock=(clock or Clock()).now, reload=lambda: _stored_keys(store, keyring)[0])
+
+
+def rotate_signing_key(store: Store, keyring: Keyring, clock: Clock) -> dict[str, Any]:
+    """A new current signing key; the previous one verifies for SIGNING_KEY_OVERLAP_S more, older ones are dropped."""
+    _stored_keys(store, keyring)  # creates the first key if there is none yet
+    while True:
+        current = store.get(_SYSTEM, _SYSTEM, "signing-key")
+        assert current is not None
+        now, kid = clock.now(), f"k{secrets.token_hex(4)}"
+        expired = [r for r in store.query(Query(_SYSTEM, _SYSTEM, prefix=_RETIRED)) if r.data["verify_until"] <= now]
+        ops: list[Put | Delete] = [
+            Put(_SYSTEM, _SYSTEM, _RETIRED + current.data["kid"],
+                {**current.data, "verify_until": now + SIGNING_KEY_OVERLAP_S}, MUST_NOT_EXIST),
+            Put(_SYSTEM, _SYSTEM, "signing-key", {"envelope": seal(keyring, secrets.token_bytes(32), _KEY_CONTEXT),
+                                                  "kid": kid}, current.version),
+            *(Delete(_SYSTEM, _SYSTEM, r.sk, r.version) for r in expired)]
+        with contextlib.suppress(VersionConflict):  # another rotation won the race: rotate on top of it
+            store.transact(ops)
+            return {"current": kid, "retired": current.data["kid"], "retiredVerifiesUntil": clock.iso(
+                now + SIGNING_KEY_OVERLAP_S), "dropped": [r.data["kid"] for r in expired]}
 
 
 def _secret_hash(secret: str) -> str:
@@ -48,6 +87,7 @@ def _secret_hash(secret: str) -> str:
 class IdentityService:
     def __init__(self, store: Store, keyring: Keyring, signer: TokenSigner, clock: Clock) -> None:
         self._store, self._keyring, self._signer, self._clock = store, keyring, signer, clock
+        self._throttle = Throttle(store, clock)
         self._seen: dict[tuple[str, str, str], float] = {}
         self._lock = threading.Lock()
         # Authorization header → (principal, exp, key into _seen): a caller presenting the same token again is
@@ -114,11 +154,22 @@ class IdentityService:
         return self._signer.sign({"iss": "fngate", "typ": "user", "sub": user.user_id, "aud": user.account_id,
                                   "roles": user.roles, "login": user.login_name}, ttl_s)
 
-    def login(self, account_id: str, username: str, password: str) -> dict[str, Any]:
-        """The agentVep login answer the lpf CLI reads: bearer, csrf, sessionId, config.userId/loginName."""
+    def login(self, account_id: str, username: str, password: str, address: str = "") -> dict[str, Any]:
+        """The agentVep login answer the lpf CLI reads: bearer, csrf, sessionId, config.userId/loginName.
+
+        Unknown users cost one scrypt like known ones (no enumeration by timing); failures are throttled per login
+        name and per client address, and audited.
+        """
+        keys = login_keys(account_id, username, address)
+        self._throttle.check(keys)
         user = self.find_user(account_id, username)
-        if user is None or not user.password_hash or not verify_password(password, user.password_hash):
+        stored = user.password_hash if user is not None and user.password_hash else dummy_hash()
+        if not verify_password(password, stored) or user is None or not user.password_hash:
+            self._throttle.failed(keys)
+            audit(self._store, self._clock, account_id, "login.failed", login=username[:100], address=address,
+                  reason="unknown user" if user is None else "wrong password")
             raise NotAuthenticated(detail="Invalid username or password")
+        self._throttle.succeeded(keys[0])
         session_id, csrf = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
         expires = self._clock.now() + limits.USER_TOKEN_TTL_S
         self._store.put("session", account_id, session_id, {"user_id": user.user_id, "csrf": csrf,
@@ -165,11 +216,17 @@ class IdentityService:
     def delete_app_key(self, account_id: str, client_id: str) -> bool:
         return self._store.delete("appkey", account_id, client_id)
 
-    def app_token(self, account_id: str, client_id: str, client_secret: str) -> dict[str, Any]:
-        """OAuth2 client-credentials grant (external-invocation.md §2.1)."""
+    def app_token(self, account_id: str, client_id: str, client_secret: str, address: str = "") -> dict[str, Any]:
+        """OAuth2 client-credentials grant (external-invocation.md §2.1); failures throttled and audited."""
+        keys = client_keys(account_id, client_id, address)
+        self._throttle.check(keys)
         record = self._store.get("appkey", account_id, client_id or "-")
         if record is None or not hmac.compare_digest(record.data["secret_hash"], _secret_hash(client_secret or "")):
+            self._throttle.failed(keys)
+            audit(self._store, self._clock, account_id, "token.failed", client_id=client_id[:100], address=address,
+                  reason="unknown client" if record is None else "wrong secret")
             raise InvalidClient()
+        self._throttle.succeeded(keys[0])
         token = self._signer.sign({"iss": "Sentinel", "typ": "app", "aud": account_id, "azp": client_id,
                                    "sub": client_id, "scope": " ".join(record.data["scopes"])}, limits.TOKEN_TTL_S)
         return {"access_token": token, "token_type": "Bearer", "expires_in": limits.TOKEN_TTL_S}

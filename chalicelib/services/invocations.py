@@ -9,7 +9,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.clock import Clock
-from chalicelib.domain.errors import BadInput, ExecutionTimeExceeded, FngateError, FunctionFailed, NotDeployed
+from chalicelib.domain.errors import (
+    BadInput,
+    ExecutionTimeExceeded,
+    FngateError,
+    FunctionFailed,
+    NotDeployed,
+    NotFound,
+)
+from chalicelib.domain.events import EVENTS_BY_ID
 from chalicelib.domain.models import Function
 from chalicelib.domain.permissions import Action, Principal, require
 from chalicelib.domain.states import State, is_invocable
@@ -63,7 +71,10 @@ class InvocationService:
     def invoke_event(self, who: Principal, event_id: str, call: Call) -> list[Any]:
         """Every Productive function bound to the event (optionally by skill), results in creation order."""
         require(who, "lambda", Action.INVOKE)
-        return [self._run(fn, call).result for fn in self.bound(who, event_id, call.skill_id)]
+        bound = self.bound(who, event_id, call.skill_id)
+        if not bound and event_id not in EVENTS_BY_ID and not self._repo.list(who.account_id, event_id=event_id):
+            raise NotFound(what="Event", key=event_id)
+        return [self._run(fn, call).result for fn in bound]
 
     def bound(self, who: Principal, event_id: str, skill_id: str = "") -> list[Function]:
         require(who, "lambda", Action.READ)

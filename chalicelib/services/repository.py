@@ -9,6 +9,7 @@ Record layout (kind / pk / sk):
 
 from __future__ import annotations
 
+import builtins
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -103,14 +104,14 @@ class FunctionRepository:
     def list(self, account_id: str, **filters: object) -> list[Function]:
         return self._listing(account_id, filters, self._full, (), Function.from_dict)
 
-    def list_meta(self, account_id: str, **filters: object) -> list[Function]:
+    def list_meta(self, account_id: str, **filters: object) -> builtins.list[Function]:
         """As list(), but the functions come without code, environment, dependencies (of the manifest and of the
         last deployment's snapshot: empty) and sample payload (None), which the store then neither returns nor
         decodes. For listings of meta data; never run or save these."""
         return self._listing(account_id, filters, self._meta, _META_OMIT, lambda data: Function.from_dict(_meta(data)))
 
     def _listing(self, account_id: str, filters: dict[str, object], cache: dict[tuple[str, str], tuple[int, Function]],
-                 omit: tuple[str, ...], decode: Callable[[dict], Function]) -> list[Function]:
+                 omit: tuple[str, ...], decode: Callable[[dict], Function]) -> builtins.list[Function]:
         """The functions matching ``filters``, exactly as stored now: first only their keys and record versions
         (cheap), then the documents of those not decoded before at that version — one by one when few, else all
         at once. Decoded functions are kept per record version, so an unchanged function is decoded once."""
@@ -188,7 +189,7 @@ class FunctionRepository:
                 self._store.delete(kind, pk, record.sk)
 
     # -- manifests ----------------------------------------------------------------------------------------------
-    def manifests(self, account_id: str, uuid: str, limit: int | None = None) -> list[Manifest]:
+    def manifests(self, account_id: str, uuid: str, limit: int | None = None) -> builtins.list[Manifest]:
         records = self._store.query(Query("manifest", _fn_pk(account_id, uuid), reverse=True, limit=limit))
         return [Manifest.from_dict(r.data) for r in records]
 
@@ -198,7 +199,7 @@ class FunctionRepository:
             self._store.delete("manifest", pk, record.sk)
 
     # -- deployments --------------------------------------------------------------------------------------------
-    def deployments(self, account_id: str, uuid: str, limit: int | None = None) -> list[Deployment]:
+    def deployments(self, account_id: str, uuid: str, limit: int | None = None) -> builtins.list[Deployment]:
         records = self._store.query(Query("deployment", _fn_pk(account_id, uuid), reverse=True, limit=limit))
         return [Deployment.from_dict(r.data) for r in records]
 

@@ -48,7 +48,7 @@ SEALED_KINDS: tuple[SealedKind, ...] = (
     SealedKind(SECRET_KIND, _accounts, "envelope", lambda r: secret_context(r.pk, r.sk)),
     SealedKind("appkey", _accounts, "sealed", lambda r: {"account": r.pk, "app-key": r.sk}),
     SealedKind("system", lambda store: ["system"], "envelope",
-               lambda r: {"purpose": "token-signing-key"} if r.sk == "signing-key" else None),
+               lambda r: {"purpose": "token-signing-key"} if r.sk.startswith("signing-key") else None),
 )
 
 

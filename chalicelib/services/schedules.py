@@ -106,7 +106,7 @@ class ScheduleService:
         return out
 
     # -- reading --------------------------------------------------------------------------------------------------
-    def list(self, who: Principal) -> list[Schedule]:
+    def list_schedules(self, who: Principal) -> list[Schedule]:
         require(who, "schedule", Action.READ)
         found = [Schedule.from_dict(r.data) for r in self._store.query(Query(KIND, who.account_id))]
         return sorted(found, key=lambda s: (s.created_at, s.id))
@@ -157,8 +157,8 @@ class ScheduleService:
         old, version = self._get(who.account_id, schedule_id)
         self._remove(old, version)
 
-    def forget_function(self, account_id: str, function_uuid: str) -> int:
-        """Deletes the schedules of a function being undeployed or deleted (idempotent); how many there were."""
+    def forget_function(self, account_id: str, function_uuid: str) -> None:
+        """Deletes the schedules of a function being undeployed or deleted (idempotent)."""
         found = self._store.query(Query(KIND, account_id, filters={"function_uuid": function_uuid}))
         for record in found:
             try:
@@ -167,7 +167,6 @@ class ScheduleService:
                 again = self._store.get(KIND, account_id, record.sk)
                 if again is not None:
                     self._remove(Schedule.from_dict(again.data), again.version)
-        return len(found)
 
     def run_now(self, who: Principal, schedule_id: str) -> Run:
         """A run outside the schedule (ours): it does not move the schedule and is not subject to the overlap

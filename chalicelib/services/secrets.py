@@ -8,6 +8,7 @@ let caches elsewhere (a Toolbelt-side cache, say) drop a key when it changes.
 
 from __future__ import annotations
 
+import builtins
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +21,7 @@ from chalicelib.domain.errors import (
     SecretExists,
     SecretForbidden,
     SecretInvalidFormat,
+    SecretNotForFunction,
     SecretNotFound,
     VersionConflict,
 )
@@ -57,18 +59,21 @@ class SecretService:
         record = self._record(who.account_id, rules.validate_key(key))
         return self._view(record, is_allowed(who, "secret", Action.READ_VALUE))
 
-    def create(self, who: Principal, key: Any, value: Any) -> Secret:
+    def create(self, who: Principal, key: Any, value: Any, functions: Any = None) -> Secret:
+        """``functions``: the uuids of the only functions that may read and update it (None: every function)."""
         require(who, "secret", Action.WRITE)
-        key, text = rules.validate_key(key), rules.stringify(value)
+        key, text, readers = rules.validate_key(key), rules.stringify(value), rules.validate_functions(functions)
         if self._store.count(Query(KIND, who.account_id)) >= rules.SECRETS_PER_ACCOUNT:
             raise LimitReached(detail=f"at most {rules.SECRETS_PER_ACCOUNT} secrets per account")
-        record = self._insert(who.account_id, key, text, who.display_name)
+        record = self._insert(who.account_id, key, text, who.display_name, readers)
         return self._view(record, is_allowed(who, "secret", Action.READ_VALUE), value=rules.parse(text))
 
-    def update(self, who: Principal, key: str, value: Any) -> Secret:
+    def update(self, who: Principal, key: str, value: Any, functions: Any = _UNSET) -> Secret:
+        """Replaces the value; ``functions`` as for create (left out: unchanged)."""
         require(who, "secret", Action.WRITE)
         key, text = rules.validate_key(key), rules.stringify(value)
-        record = self._replace(who.account_id, key, text, who.display_name)
+        readers = _UNSET if functions is _UNSET else rules.validate_functions(functions)
+        record = self._replace(who.account_id, key, text, who.display_name, readers)
         return self._view(record, is_allowed(who, "secret", Action.READ_VALUE), value=rules.parse(text))
 
     def delete(self, who: Principal, key: str) -> None:
@@ -79,28 +84,36 @@ class SecretService:
         self._changed(who.account_id, key)
 
     # -- functions (Toolbelt SecretClient through the worker RPC bridge) --------------------------------------------
-    def read_for_function(self, account_id: str, key: Any) -> dict[str, Any]:
-        """{key, value} as readSecret resolves it; system secrets are readable (LpClient needs them)."""
-        key = rules.validate_key(key)
-        return {"key": key, "value": rules.parse(self._open(self._record(account_id, key)))}
+    def read_for_function(self, account_id: str, key: Any, function_uuid: str | None = None) -> dict[str, Any]:
+        """{key, value} as readSecret resolves it; system secrets are readable (LpClient needs them).
 
-    def update_for_function(self, account_id: str, key: Any, value: Any, *, by: str = "function") -> dict[str, Any]:
+        ``function_uuid`` None is the gateway itself (provisioning); a function must be on the secret's list, if any.
+        """
+        key = rules.validate_key(key)
+        record = self._record(account_id, key)
+        _check_reader(record, key, function_uuid)
+        return {"key": key, "value": rules.parse(self._open(record))}
+
+    def update_for_function(self, account_id: str, key: Any, value: Any, *, by: str = "function",
+                            function_uuid: str | None = None) -> dict[str, Any]:
         """updateSecret: existing, non-system secrets only (functions never create one)."""
         key = rules.validate_key(key)
         if rules.is_system_secret(key):
             raise SecretForbidden(key=key)
         text = rules.stringify(value)
-        self._replace(account_id, key, text, by)
+        self._replace(account_id, key, text, by, _UNSET, function_uuid)
         return {"key": key, "value": rules.parse(text)}
 
-    def rpc_methods(self, account_id: str, *, by: str = "function") -> dict[str, RpcMethod]:
-        """RPC method name → handler for one invocation's account: params {key} / {key, value}, result {key, value}."""
+    def rpc_methods(self, account_id: str, function_uuid: str | None = None, *,
+                    by: str = "function") -> dict[str, RpcMethod]:
+        """RPC method name → handler for one invocation's function: params {key} / {key, value}, result {key, value}."""
 
         def read(params: dict[str, Any]) -> dict[str, Any]:
-            return self.read_for_function(account_id, _param(params, "key"))
+            return self.read_for_function(account_id, _param(params, "key"), function_uuid)
 
         def update(params: dict[str, Any]) -> dict[str, Any]:
-            return self.update_for_function(account_id, _param(params, "key"), _param(params, "value"), by=by)
+            return self.update_for_function(account_id, _param(params, "key"), _param(params, "value"), by=by,
+                                            function_uuid=function_uuid)
 
         return {"secret.read": read, "secret.update": update}
 
@@ -128,27 +141,32 @@ class SecretService:
         context = secret_context(record.pk, record.sk)
         return open_envelope(self._keyring, record.data["envelope"], context).decode()
 
-    def _sealed(self, account_id: str, key: str, text: str, by: str, before: dict[str, Any] | None) -> dict[str, Any]:
+    def _sealed(self, account_id: str, key: str, text: str, by: str, before: dict[str, Any] | None,
+                readers: Any = _UNSET) -> dict[str, Any]:
         now = self._clock.iso()
         envelope = seal(self._keyring, text.encode(), secret_context(account_id, key))
         created = before or {"created_at": now, "created_by": by}
+        functions = (before or {}).get("functions") if readers is _UNSET else readers
         return {"key": key, "envelope": envelope, "created_at": created["created_at"],
-                "created_by": created["created_by"], "updated_at": now, "updated_by": by}
+                "created_by": created["created_by"], "updated_at": now, "updated_by": by, "functions": functions}
 
-    def _insert(self, account_id: str, key: str, text: str, by: str) -> Record:
+    def _insert(self, account_id: str, key: str, text: str, by: str,
+                readers: builtins.list[str] | None = None) -> Record:
         try:
-            record = self._store.put(KIND, account_id, key, self._sealed(account_id, key, text, by, None),
+            record = self._store.put(KIND, account_id, key, self._sealed(account_id, key, text, by, None, readers),
                                      expected_version=MUST_NOT_EXIST)
         except VersionConflict:
             raise SecretExists(key=key) from None
         self._changed(account_id, key)
         return record
 
-    def _replace(self, account_id: str, key: str, text: str, by: str) -> Record:
+    def _replace(self, account_id: str, key: str, text: str, by: str, readers: Any = _UNSET,
+                 function_uuid: str | None = None) -> Record:
         """Replace an existing secret; conditional on the version read, so a deleted secret is not resurrected."""
         for _ in range(_RETRIES):
             current = self._record(account_id, key)
-            data = self._sealed(account_id, key, text, by, current.data)
+            _check_reader(current, key, function_uuid)  # the list may have changed since the caller's check
+            data = self._sealed(account_id, key, text, by, current.data, readers)
             try:
                 record = self._store.put(KIND, account_id, key, data, expected_version=current.version)
             except VersionConflict:
@@ -165,7 +183,8 @@ class SecretService:
 
         return Secret(key=record.sk, value=rules.shown_value(read, may_read_value=clear),
                       created_at=data.get("created_at", ""), created_by=data.get("created_by", ""),
-                      updated_at=data.get("updated_at", ""), updated_by=data.get("updated_by", ""))
+                      updated_at=data.get("updated_at", ""), updated_by=data.get("updated_by", ""),
+                      functions=data.get("functions"))
 
     def _changed(self, account_id: str, key: str) -> None:
         for hook in list(self.on_change):
@@ -173,6 +192,12 @@ class SecretService:
                 hook(account_id, key)
             except Exception:  # a broken listener must not fail the write that already happened
                 log.exception("secret change hook failed for account %s", account_id)
+
+
+def _check_reader(record: Record, key: str, function_uuid: str | None) -> None:
+    readers = record.data.get("functions")
+    if function_uuid is not None and readers is not None and function_uuid not in readers:
+        raise SecretNotForFunction(key=key)
 
 
 def _param(params: Any, name: str) -> Any:

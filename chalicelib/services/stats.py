@@ -92,7 +92,7 @@ class InvocationStats:
             current = self._store.get("invstat", account_id, sk)
             data = dict(current.data) if current else {"function_uuid": sk.split("#", 1)[1], "day": sk[:8],
                                                        "counts": {}, "hist": {}}
-            counts, hist = dict(data["counts"]), dict(data["hist"])
+            counts, hist = dict(data["counts"]), dict(data["hist"])  # type: ignore[arg-type]
             for status, n in delta["counts"].items():
                 counts[status] = counts.get(status, 0) + n
             histogram.merge(hist, delta["hist"])

@@ -5,7 +5,8 @@ target (the function being invoked), never from ``params``, so a function reache
 context data and nothing else. Methods (params → result):
 
 * ``secret.read`` {key} → {key, value}; ``secret.update`` {key, value} → {key, value}: delegated to
-  ``secret_methods_for(account_id)`` (SecretService.rpc_methods); no host for them → ``...secret.op-failed``.
+  ``secret_methods_for(account_id, function_uuid)`` (SecretService.rpc_methods); no host for them →
+  ``...secret.op-failed``.
 * ``csds.get`` {service} → {service, host, scheme}; ``csds.all`` {} → [{service, host, scheme}]: faasGW, faasUI,
   faasGWV2, sentinel and agentVep are this gateway (``self_host``); the rest come from the domain map, whose
   values may be ``host``, ``host:port`` or ``scheme://host[:port]`` (scheme defaults to https).
@@ -54,7 +55,7 @@ class ToolbeltHost:
     """Dispatches toolbelt RPCs for one gateway; stateless apart from its collaborators."""
 
     def __init__(self, context_store: ContextStore,
-                 secret_methods_for: Callable[[str], SecretMethods] | None,
+                 secret_methods_for: Callable[[str, str], SecretMethods] | None,
                  domain_map: Mapping[str, str], self_host: str, self_scheme: str = "http") -> None:
         self._context, self._secrets_for = context_store, secret_methods_for
         self._services: dict[str, tuple[str, str, str]] = {}  # lower-case name → (name, scheme, host)
@@ -72,7 +73,7 @@ class ToolbeltHost:
         if not isinstance(params, dict):
             raise RpcError(_invalid_code(method), "RPC params must be an object")
         if method.startswith("secret."):
-            return self._secret(account_id, method, params)
+            return self._secret(account_id, target.function_uuid, method, params)
         if method.startswith("context."):
             return self._context_call(account_id, method, params)
         if method == "csds.get":
@@ -93,10 +94,10 @@ class ToolbeltHost:
     def _entry(name: str, scheme: str, host: str) -> dict[str, str]:
         return {"service": name, "host": host, "scheme": scheme}
 
-    def _secret(self, account_id: str, method: str, params: dict[str, Any]) -> Any:
+    def _secret(self, account_id: str, function_uuid: str, method: str, params: dict[str, Any]) -> Any:
         if self._secrets_for is None:
             raise RpcError(SECRET_OP_FAILED, "This gateway has no secret store for functions")
-        handler = self._secrets_for(account_id).get(method)
+        handler = self._secrets_for(account_id, function_uuid).get(method)
         if handler is None:
             raise RpcError(UNKNOWN_RPC, f"Unknown toolbelt method {method!r}")
         try:

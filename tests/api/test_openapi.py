@@ -21,3 +21,21 @@ def test_every_operation_has_a_summary_and_path_parameters(api):
         for op in ops.values():
             assert op["summary"]
             assert {p["name"] for p in op["parameters"]} == {s.strip("{}") for s in path.split("/") if "{" in s}
+
+
+def test_every_operation_declares_its_body_and_answers_with_schemas(api):
+    doc = body(api.client.http.get("/openapi.json"))
+    schemas = doc["components"]["schemas"]
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            success = [code for code in op["responses"] if code.startswith("2")]
+            assert success, (method, path)
+            for code in success:  # JSON, or a text export (CSV / JSON lines)
+                content = op["responses"][code]["content"]
+                assert all(media["schema"] is not None for media in content.values()) and content, (method, path)
+            assert op["responses"]["4XX"]["content"]["application/json"]["schema"] == {
+                "$ref": "#/components/schemas/Error"}
+            if method in ("post", "put") and "requestBody" in op:
+                for media in op["requestBody"]["content"].values():
+                    name = media["schema"]["$ref"].rpartition("/")[2]
+                    assert schemas[name]["type"] == "object", name

@@ -12,6 +12,7 @@ import pytest
 
 from chalicelib.runtime.base import Outcome, Target
 from chalicelib.runtime.local.executor import LocalExecutor
+from chalicelib.runtime.local.sandbox import SandboxPolicy
 from tests.conftest import ACCOUNT
 
 NODE, PYTHON = "nodejs20", "python3.11"
@@ -47,6 +48,15 @@ def executor() -> Iterator[LocalExecutor]:
     yield ex
     ex.close()
     os.environ.pop(GATEWAY_SECRET, None)
+
+
+@pytest.fixture(scope="session")
+def bare_executor() -> Iterator[LocalExecutor]:
+    """The OS sandbox without the runtimes' own layer: what a function that got around that layer would meet."""
+    need_sandbox()
+    ex = LocalExecutor(timeout_s=5.0, rpc_handler=fake_rpc, policy=SandboxPolicy(guard_runtime=False), spares=0)
+    yield ex
+    ex.close()
 
 
 def target(runtime: str, code: str, env: dict[str, str] | None = None, account: str = ACCOUNT) -> Target:

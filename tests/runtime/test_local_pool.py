@@ -43,14 +43,30 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def test_per_target_concurrency_runs_in_parallel(small: LocalExecutor) -> None:
-    t = target(PYTHON, SLEEP)
-    small.deploy(t)
-    started = time.monotonic()
-    with ThreadPoolExecutor(2) as pool:
-        assert [f.result().result for f in [pool.submit(run, small, t, 0.3) for _ in range(2)]] == ["ok", "ok"]
-    assert time.monotonic() - started < 0.55
-    assert small.stats()["targets"][t.key]["workers"] == 2
+MEET = "import fngate_rpc\ndef lambda_handler(input):\n    return fngate_rpc.call('meet', None)\n"
+
+
+def test_per_target_concurrency_runs_in_parallel() -> None:
+    # GIVEN a function whose invocations each wait, through the RPC bridge, until the other one has arrived too
+    need_sandbox()
+    both_here = threading.Barrier(2, timeout=10)
+
+    def meet(target: Any, method: str, params: Any) -> str:
+        both_here.wait()  # BrokenBarrierError (the call fails) if the two never run at the same time
+        return "met"
+
+    ex = LocalExecutor(timeout_s=15.0, max_workers=3, per_target=2, spares=0, rpc_handler=meet)
+    try:
+        t = target(PYTHON, MEET)
+        ex.deploy(t)
+        # WHEN two invocations of it are made at once
+        with ThreadPoolExecutor(2) as pool:
+            results = [f.result().result for f in [pool.submit(run, ex, t) for _ in range(2)]]
+        # THEN both met: they ran in two workers at the same time
+        assert results == ["met", "met"]
+        assert ex.stats()["targets"][t.key]["workers"] == 2
+    finally:
+        ex.close()
 
 
 def test_full_queue_and_queue_deadline_answer_too_many_requests(small: LocalExecutor) -> None:

@@ -36,7 +36,7 @@ def store(tmp_path: Path, clock: FrozenClock) -> ContextStore:
     return ContextStore(SqliteStore(tmp_path / "ctx.db"), clock)
 
 
-def secrets_for(account_id: str) -> dict[str, Any]:
+def secrets_for(account_id: str, function_uuid: str = "") -> dict[str, Any]:
     """A stand-in for SecretService.rpc_methods: one secret per account, named after it."""
 
     def read(params: dict[str, Any]) -> Any:
@@ -109,7 +109,7 @@ def test_secrets_without_a_secret_host_fail_with_op_failed(store: ContextStore) 
 
 
 def test_an_unexpected_secret_failure_is_op_failed_without_details(store: ContextStore) -> None:
-    def broken(account_id: str) -> dict[str, Any]:
+    def broken(account_id: str, function_uuid: str) -> dict[str, Any]:
         return {"secret.read": lambda params: 1 / 0}
 
     err = rpc_error(lambda: ToolbeltHost(store, broken, {}, "gw")(target(), "secret.read", {"key": "k"}))

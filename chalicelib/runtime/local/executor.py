@@ -10,6 +10,7 @@ ExecutionTimeExceeded (the worker is killed), too many logs → LogLimitReached.
 from __future__ import annotations
 
 import atexit
+import functools
 import itertools
 import logging
 import os
@@ -126,7 +127,7 @@ class LocalExecutor:
         self._chores = Chores()
         self._pool = WorkerPool(self._start, self._retire, max_workers=max_workers, per_target=per_target,
                                 queue_max=queue_max)
-        self._spares = {language: Spares(lambda language=language: self._spawn(language), self._chores, count)
+        self._spares = {language: Spares(functools.partial(self._spawn, language), self._chores, count)
                         for language, count in (("python", spares), ("node", spares if self._node else 0))}
         if self._node:  # before the first spares (chores run in order)
             self._chores.put(lambda: self._snapshot_node(node_script, view))
@@ -239,7 +240,8 @@ class LocalExecutor:
         spares = self._spares[language]
         spare = spares.take(wait_s=SPARE_WAIT_S[language]) if not memory else None  # spares have the default
         load = {"op": "load", "code": target.code, "env": self._function_env(target),
-                "limits": {"log_entries": LOG_ENTRIES_MAX, "log_chars": LOG_CHARS_MAX}}
+                "limits": {"log_entries": LOG_ENTRIES_MAX, "log_chars": LOG_CHARS_MAX},
+                "guard": self._policy.guard_runtime}
         if target.build_key:  # its packages, read-only (a bind of the cache inside the view)
             load["deps"] = fsview.inside(self._view, str(self._builder.path(target.build_key)))
         try:

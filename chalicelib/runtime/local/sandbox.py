@@ -66,6 +66,7 @@ class SandboxPolicy:
     isolate_filesystem: bool = True  # the read-only view + private /tmp of fsview.py (needs root)
     tmp_mb: int = 16  # the private /tmp's size (tmpfs, counted as the worker's memory)
     filter_syscalls: bool = True  # the seccomp filter of seccomp.py
+    guard_runtime: bool = True  # the runtimes' own layer (worker_node.js sealProcess, worker_python guard_runtime)
 
     def rlimits(self, language: str) -> dict[str, tuple[int, int]]:
         address_space = (self.node_address_space_mb if language == "node" else self.memory_mb) * _MB
@@ -85,7 +86,7 @@ class SandboxPolicy:
         return {"rlimits": self.rlimits(language), "uid": uid if self.drop_privileges else None,
                 "isolate_network": self.isolate_network, "isolate_pids": self.isolate_pids,
                 "isolate_filesystem": self.isolate_filesystem, "tmp_mb": self.tmp_mb,
-                "filter_syscalls": self.filter_syscalls, "workdir": workdir}
+                "filter_syscalls": self.filter_syscalls, "workdir": workdir, "language": language}
 
 
 class UidPool:
@@ -96,7 +97,7 @@ class UidPool:
     worker would kill the other's. Leftovers of a gateway that died holding the block are killed on claim.
     """
 
-    def __init__(self, base: int, count: int, blocks: int = 64) -> None:
+    def __init__(self, base: int, count: int, blocks: int = 256) -> None:
         self._lock = threading.Lock()
         self._claim = -1
         for block in range(blocks):
@@ -235,7 +236,7 @@ def enter(spec: dict[str, Any], alive_fd: int, view_root: str | None) -> None:
         drop_to(spec["uid"])
     prctl(PR_SET_NO_NEW_PRIVS, 1)
     if spec.get("filter_syscalls"):
-        seccomp().install()
+        seccomp().install("node" if spec.get("language") == "node" else "python")
     os.umask(0o077)
 
 

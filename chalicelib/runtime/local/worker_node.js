@@ -6,7 +6,11 @@
  * The code is a script declaring `function lambda(input, callback) {` (callback form: lambda.length >= 2) or
  * `async function lambda(input) {` (return-value form). It runs in this context wrapped like a CommonJS module,
  * with `require` limited to: node built-ins except DENIED, and packages found on NODE_PATH (the toolbelt,
- * `lp-faas-toolbelt`, lives there). The deny list is a convenience, not the boundary: the OS sandbox is.
+ * `lp-faas-toolbelt`, lives there) — no files by path (a file the function wrote to /tmp would get an unguarded
+ * require). Node's ways around `require` are closed before any code arrives (sealProcess): process.binding and
+ * _linkedBinding (the native bindings, spawn_sync among them), dlopen (native addons), getBuiltinModule (guarded
+ * like require), execve, mainModule, and SIGUSR1 through process.kill (the inspector). This inner layer makes
+ * the OS sandbox (its seccomp filter refuses new processes) the second line, not the only one.
  *
  * Error rule (the only place it lives for Node):
  *  - callback form: callback(err) → custom-failure (err.message); a throw, sync or async (uncaughtException),
@@ -16,6 +20,7 @@
  *  - either form: an unhandled rejection → runtime-exception; a result JSON cannot carry → runtime-exception.
  */
 const fs = require('fs');
+const os = require('os');
 const path = require('path');
 const util = require('util');
 const vm = require('vm');
@@ -29,7 +34,8 @@ let here = __dirname;
 
 const OUT_FD = 3;
 const DENIED = new Set(['child_process', 'cluster', 'worker_threads', 'inspector', 'repl', 'vm', 'v8',
-  'trace_events', 'wasi']);
+  'trace_events', 'wasi', 'module', 'test']);
+const SEALED = ['binding', '_linkedBinding', 'dlopen', 'execve', '_debugProcess', '_debugEnd'];
 const RUNTIME_ERRORS = [TypeError, ReferenceError, RangeError, SyntaxError, EvalError, URIError];
 const TIMEOUT_MESSAGE = 'Lambda Execution is taking too long';
 const TWICE_MESSAGE = 'callback was called more than once; only the first call counts';
@@ -236,15 +242,54 @@ function egressRelay() {
   return createRequire(path.join(here, 'worker_node.js'))('./egress_relay.js');
 }
 
+let guarded = true; // the load message's `guard` (tests turn it off to probe the OS sandbox beneath)
+
+function refuseModule(id) {
+  if (!guarded) return;
+  const text = String(id);
+  const name = text.replace(/^node:/, '').split('/')[0];
+  if (DENIED.has(name) || text.startsWith('.') || path.isAbsolute(text) || text.includes('\\')) {
+    throw new Error(`Module '${id}' is not available to functions`);
+  }
+}
+
 function functionRequire(filename) {
   const base = createRequire(filename);
-  const guarded = (id) => {
-    const name = String(id).replace(/^node:/, '').split('/')[0];
-    if (DENIED.has(name)) throw new Error(`Module '${id}' is not available to functions`);
+  const guardedRequire = (id) => {
+    refuseModule(id);
     return base(id);
   };
-  guarded.resolve = base.resolve;
-  return guarded;
+  guardedRequire.resolve = (id, options) => {
+    refuseModule(id);
+    return base.resolve(id, options);
+  };
+  return guardedRequire;
+}
+
+// Before any function code: Node's ways around the guarded require, closed for good (not configurable).
+function sealProcess() {
+  const fix = (name, value) => Object.defineProperty(process, name, { value, writable: false, configurable: false,
+    enumerable: false });
+  for (const name of SEALED) {
+    if (name in process) {
+      fix(name, () => { throw new Error(`process.${name} is not available to functions`); });
+    }
+  }
+  if (typeof process.getBuiltinModule === 'function') {
+    const getBuiltinModule = process.getBuiltinModule.bind(process);
+    fix('getBuiltinModule', (id) => {
+      refuseModule(id);
+      return getBuiltinModule(id);
+    });
+  }
+  fix('mainModule', undefined);
+  const kill = process.kill.bind(process);
+  fix('kill', (pid, signal) => { // SIGUSR1 would start the inspector, whose console has an unguarded require
+    if (signal === 'SIGUSR1' || signal === os.constants.signals.SIGUSR1) {
+      throw new Error('process.kill with SIGUSR1 is not available to functions');
+    }
+    return kill(pid, signal);
+  });
 }
 
 function loadError(err) {
@@ -271,6 +316,8 @@ async function load(msg) {
     // before any user code: the relay on this worker's loopback and HTTP(S)_PROXY pointing at it (staged beside us)
     if (process.env.FNGATE_EGRESS_SOCKET) await egressRelay().startFromEnv(process.env, relayAhead);
     if (msg.limits) limits = { entries: msg.limits.log_entries, chars: msg.limits.log_chars };
+    guarded = msg.guard !== false;
+    if (guarded) sealProcess();
     lambdaFn = compile(msg.code, msg.deps);
     callbackForm = lambdaFn.length >= 2;
     writeLine(JSON.stringify({ op: 'ready', form: callbackForm ? 'callback' : 'async' }));

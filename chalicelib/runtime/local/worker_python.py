@@ -144,6 +144,49 @@ class _SoftTimeout(Exception):
     pass
 
 
+# The runtime's own layer against starting processes (the seccomp filter refuses the same below it): Python's ways
+# to fork or exec answer PermissionError, and ctypes (raw calls into libc) cannot be imported. Python code can
+# still dig out objects by introspection (gc, frames), so for Python this layer is a courtesy; the filter is the
+# boundary.
+REFUSED_CALLS = ("fork", "forkpty", "vfork", "execv", "execve", "execvp", "execvpe", "execl", "execle", "execlp",
+                 "execlpe", "fexecve", "spawnv", "spawnve", "spawnvp", "spawnvpe", "spawnl", "spawnle", "spawnlp",
+                 "spawnlpe", "posix_spawn", "posix_spawnp", "system", "popen")
+REFUSED_MODULES = ("ctypes", "_ctypes")
+
+
+def _refused(name: str) -> Any:
+    def refuse(*_args: Any, **_kwargs: Any) -> Any:
+        raise PermissionError(1, f"{name} is not available to functions")
+
+    return refuse
+
+
+class _RefusedModules:
+    """A meta path finder that refuses REFUSED_MODULES (first on sys.meta_path)."""
+
+    @staticmethod
+    def find_spec(name: str, *_args: Any) -> None:
+        if name.partition(".")[0] in REFUSED_MODULES:
+            raise ModuleNotFoundError(f"Module '{name}' is not available to functions", name=name)
+
+
+def guard_runtime() -> None:
+    import _posixsubprocess
+    import posix
+
+    for module, prefix in ((os, "os"), (posix, "os")):
+        for name in REFUSED_CALLS:
+            if hasattr(module, name):
+                setattr(module, name, _refused(f"{prefix}.{name}"))
+    _posixsubprocess.fork_exec = _refused("subprocess")  # subprocess, multiprocessing and asyncio's spawns
+    if "subprocess" in sys.modules:  # imported already (asyncio does): it holds its own reference
+        setattr(sys.modules["subprocess"], "_fork_exec", _posixsubprocess.fork_exec)  # noqa: B010
+    for name in [m for m in sys.modules if m.partition(".")[0] in REFUSED_MODULES or m.startswith("_fngate_")]:
+        if name != "_fngate_worker_python_logs":  # the sandbox's own modules hold ctypes: out of reach by import
+            del sys.modules[name]
+    sys.meta_path.insert(0, _RefusedModules)  # type: ignore[arg-type]
+
+
 def load(msg: dict[str, Any]) -> None:
     """Run the code's top level in a fresh module ``index`` and pick the form from lambda_handler's signature."""
     global _handler, _form
@@ -151,6 +194,8 @@ def load(msg: dict[str, Any]) -> None:
     os.environ.update(msg.get("env") or {})
     if os.environ.get(EGRESS_SOCKET):
         _egress_relay().start_from_env()  # before any user code: HTTP(S)_PROXY → the relay on our loopback
+    if msg.get("guard", True):
+        guard_runtime()
     limits = msg.get("limits") or {}
     book.limits[:] = [int(limits.get("log_entries", 10)), int(limits.get("log_chars", 5000))]
     if msg.get("deps"):  # the function's installed packages come first
@@ -272,7 +317,7 @@ def warm_up() -> None:
     """While idle (before any code arrives), run the load and invoke paths once on a throwaway function: a forked
     worker pays a copy-on-write fault the first time it touches each page, ~1 ms per path here; better now."""
     global _handler
-    load({"op": "load", "code": _WARM_CODE, "env": dict(os.environ)})
+    load({"op": "load", "code": _WARM_CODE, "env": dict(os.environ), "guard": False})  # the real load guards
     inv = book.Invocation(0)
     book.begin(inv)
     outcome = _run(inv, {"headers": [{"key": "k", "value": "v"}], "payload": {"n": 1.5}}, time.monotonic() + 5)

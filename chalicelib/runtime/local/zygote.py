@@ -20,10 +20,12 @@ Requests (JSON, one per datagram) and replies:
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import importlib.util
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -54,7 +56,8 @@ class _Server:
         self.sock, self.work_root, self.pid = sock, work_root, os.getpid()
         self.sandbox = _load("sandbox")
         self.sandbox.egress_relay()  # preloaded here (root): workers start it without reading the project's files
-        self.sandbox.seccomp()  # (and so is this: a worker in its view could not read it)
+        with contextlib.suppress(OSError):  # (and so is this, with its programs: a worker in its view could not
+            self.sandbox.seccomp().prepare()  # read libseccomp; without it the probe reports the filter missing)
         self.pids = self.sandbox.PidNamespaces()
         self.alive_r, self.alive_w = os.pipe()  # children see EOF on alive_r once the zygote is gone
         self.view_root, self.view_error = None, "not requested"
@@ -67,7 +70,8 @@ class _Server:
                 self.view_error = str(err)
         _load("worker_python_logs")  # before worker_python, which imports it under this name
         self.worker = _load("worker_python")
-        remap = (lambda: self.sandbox.remap_imports(view["paths"])) if self.view_root else self.sandbox.route_imports
+        paths = view["paths"] if view and self.view_root else None
+        remap = (lambda: self.sandbox.remap_imports(paths)) if paths is not None else self.sandbox.route_imports
         self.worker.prepare(extra_paths, remap)
 
     def serve(self) -> None:
@@ -139,11 +143,13 @@ class _Server:
             os.dup2(high[1], 3)
             for fd in high:
                 os.close(fd)
+            if req["lang"] == "node":  # the one descriptor the Node worker's syscall filter lets it exec through
+                self._hold_for_exec(req["exec"]["argv"][0])
             self.sandbox.enter(spec, self.alive_r, self.view_root)
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             if req["lang"] == "node":
                 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past RLIMIT_FSIZE fail with EFBIG, not a kill
-                os.execve(req["exec"]["argv"][0], req["exec"]["argv"], req["exec"]["env"])
+                os.execve(self.sandbox.seccomp().EXEC_FD, req["exec"]["argv"], req["exec"]["env"])
             self.worker.main()
         except BaseException as exc:  # never return into the zygote's loop
             try:
@@ -151,6 +157,17 @@ class _Server:
             finally:
                 os._exit(70)
         os._exit(0)
+
+
+    def _hold_for_exec(self, binary: str) -> None:
+        """Open ``binary`` at EXEC_FD (close-on-exec, above the worker's RLIMIT_NOFILE) before entering the sandbox."""
+        exec_fd = self.sandbox.seccomp().EXEC_FD
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft <= exec_fd:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (exec_fd + 1, max(hard, exec_fd + 1)))
+        fd = os.open(binary, os.O_PATH | os.O_CLOEXEC)
+        os.dup2(fd, exec_fd, inheritable=False)
+        os.close(fd)
 
 
 # -- gateway side -----------------------------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ def access_token(csds: CsdsClient, creds: dict[str, str], fresh: bool = False) -
         raise ToolBeltError("Oauth2Client", ErrorCodes.OAuth2.General,
                             f"Obtaining OAuth2 Access Token from sentinel failed due to: {err}") from None
     try:
-        lifetime = float(data.get("expires_in"))
+        lifetime = float(data.get("expires_in"))  # type: ignore[arg-type]  # None → TypeError → 0
     except (TypeError, ValueError):
         lifetime = 0.0
     _tokens[creds["client_id"]] = (data, creds["client_secret"], time.monotonic() + lifetime - 60)

@@ -117,8 +117,8 @@ class OrchestratorClient:
 
 def _final_options(count: int, deadline: float, options: dict[str, Any]) -> dict[str, Any]:
     per_invocation = deadline // max(count, 1)
-    opts = {"invokeParallel": False, "errorStrategy": ErrorStrategy.EXIT_ON_ERROR, "timeout": per_invocation,
-            "json": False}
+    opts: dict[str, Any] = {"invokeParallel": False, "errorStrategy": ErrorStrategy.EXIT_ON_ERROR,
+                            "timeout": per_invocation, "json": False}
     opts.update({_camel(k): v for k, v in options.items()})
     if opts["timeout"] * count > deadline:
         opts["timeout"] = per_invocation

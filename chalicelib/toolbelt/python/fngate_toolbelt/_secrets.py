@@ -49,7 +49,8 @@ class SecretClient:
     def update_secret(self, key: str | dict[str, Any], value: Any = None) -> dict[str, Any]:
         """Update an existing, non-system secret: ``update_secret(key, value)`` or ``update_secret({key, value})``."""
         if isinstance(key, dict):
-            key, value = key.get("key", ""), key.get("value")
+            value = key.get("value")
+            key = str(key.get("key", ""))
         _check_updatable(key, value)
         try:
             result = _rpc.call("secret.update", {"key": key, "value": value})

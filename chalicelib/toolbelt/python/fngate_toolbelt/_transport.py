@@ -91,8 +91,8 @@ class _UnixConnection(http.client.HTTPConnection):
         sock.settimeout(self.timeout)
         sock.connect(self._path)
         self.sock = sock
-        if self._tunnel_host:
-            self._tunnel()
+        if self._tunnel_host:  # type: ignore[attr-defined]  # http.client's CONNECT state (private, stable)
+            self._tunnel()  # type: ignore[attr-defined]
 
 
 class _UnixTLSConnection(http.client.HTTPSConnection):
@@ -104,7 +104,8 @@ class _UnixTLSConnection(http.client.HTTPSConnection):
 
     def connect(self) -> None:
         _UnixConnection.connect(self)  # type: ignore[arg-type]
-        self.sock = self._context.wrap_socket(self.sock, server_hostname=self._tunnel_host or self.host)
+        self.sock = self._context.wrap_socket(  # type: ignore[attr-defined]
+            self.sock, server_hostname=self._tunnel_host or self.host)  # type: ignore[attr-defined]
 
 
 def _connection(url: str, timeout: float, context: ssl.SSLContext | None) -> tuple[http.client.HTTPConnection, str]:
@@ -135,12 +136,24 @@ def _connection(url: str, timeout: float, context: ssl.SSLContext | None) -> tup
 
 
 def _decode(body: bytes, encoding: str) -> bytes:
+    """The decoded body, at most MAX_RESPONSE_BYTES of it: a small compressed answer may not expand without bound."""
     encoding = encoding.strip().lower()
     if encoding in ("gzip", "x-gzip"):
-        return zlib.decompress(body, 16 + zlib.MAX_WBITS)
+        return _inflate(body, 16 + zlib.MAX_WBITS)
     if encoding == "deflate":
-        return zlib.decompress(body)
+        return _inflate(body, zlib.MAX_WBITS)
     return body
+
+
+def _inflate(body: bytes, wbits: int) -> bytes:
+    inflater = zlib.decompressobj(wbits)
+    try:
+        out = inflater.decompress(body, MAX_RESPONSE_BYTES + 1)
+    except zlib.error as exc:
+        raise RequestError("EDECOMPRESS", f"The response body cannot be decoded: {exc}") from None
+    if len(out) > MAX_RESPONSE_BYTES or inflater.unconsumed_tail:
+        raise RequestError("E2BIG", f"The decompressed response exceeds {MAX_RESPONSE_BYTES} bytes")
+    return out
 
 
 def _failure(err: BaseException, url: str) -> RequestError:

@@ -73,12 +73,21 @@ async function connectionFor(req) {
     headers: proxyHeaders(proxy, base.headers) } };
 }
 
+// A small compressed answer may not expand without bound: the decoded body is capped like the raw one.
 function decode(body, encoding) {
-  switch ((encoding || '').trim().toLowerCase()) {
-    case 'gzip': case 'x-gzip': return zlib.gunzipSync(body);
-    case 'deflate': return zlib.inflateSync(body);
-    case 'br': return zlib.brotliDecompressSync(body);
-    default: return body;
+  const limit = { maxOutputLength: MAX_RESPONSE_BYTES };
+  try {
+    switch ((encoding || '').trim().toLowerCase()) {
+      case 'gzip': case 'x-gzip': return zlib.gunzipSync(body, limit);
+      case 'deflate': return zlib.inflateSync(body, limit);
+      case 'br': return zlib.brotliDecompressSync(body, limit);
+      default: return body;
+    }
+  } catch (err) {
+    if (err && (err.code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError)) {
+      throw new Error(`The decompressed response exceeds ${MAX_RESPONSE_BYTES} bytes`);
+    }
+    throw err;
   }
 }
 
@@ -188,4 +197,4 @@ async function sendFollowing(req, policy = {}) {
   }
 }
 
-module.exports = { send, sendFollowing, timeoutError, pickTls, REDIRECT_STATUSES };
+module.exports = { send, sendFollowing, timeoutError, pickTls, decode, REDIRECT_STATUSES, MAX_RESPONSE_BYTES };
