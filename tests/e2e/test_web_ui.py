@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import re
 import shutil
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import pytest
 
@@ -23,6 +26,8 @@ if CHROMIUM is None:
 LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 AXE = "/ui/vendor/axe-core-4.14.1/axe.min.js"
+# The UI must work under a strict policy: no inline script, style attribute or event handler anywhere.
+CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; object-src 'none'"
 DEV_LOGIN, DEV_PASSWORD = "dev-ui", "correct horse battery staple"
 ADMIN_LOGIN, ADMIN_PASSWORD = "admin-ui", "admin horse battery staple"
 NODE_OK = "function lambda(input, callback) {\n  console.info('hello from the test');\n  callback(null, {hi: 1});\n}\n"
@@ -58,10 +63,17 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def new_page(browser: Any, gateway: Gateway) -> Any:
     context = browser.new_context(viewport={"width": 1280, "height": 800}, base_url=gateway.url)
     context.set_default_timeout(15_000)
+    context.route(lambda url: urlparse(url).path == "/", _with_csp)
     page = context.new_page()
     page.errors = []
     page.on("pageerror", lambda err: page.errors.append(str(err)))
+    page.on("console", lambda msg: "Content Security Policy" in msg.text and page.errors.append(msg.text))
     return page
+
+
+def _with_csp(route: Any) -> None:
+    response = route.fetch()
+    route.fulfill(response=response, headers={**response.headers, "content-security-policy": CSP})
 
 
 def login_with_password(page: Any) -> None:
@@ -110,8 +122,6 @@ def api_function(gateway: Gateway, uuid: str) -> dict[str, Any]:
 
 
 def test_the_app_is_served_with_content_types_and_caching(gateway: Gateway) -> None:
-    import urllib.request
-
     with urllib.request.urlopen(gateway.url + "/") as res:
         assert res.headers["Content-Type"] == "text/html; charset=utf-8"
         assert res.headers["Cache-Control"] == "no-cache"
@@ -157,6 +167,9 @@ def test_developer_creates_edits_deploys_and_tests_a_function(browser: Any, gate
     page.get_by_role("link", name="Create a function").click()
     # step 1: a template bound to an event
     expect(page.get_by_role("heading", name="Step 1: choose a template")).to_be_visible()
+    page.get_by_label("Python 3.11").check()
+    expect(page.get_by_role("region", name="Template code")).to_contain_text("def lambda_handler")
+    page.get_by_label("Node.js 20").check()
     page.get_by_label("Event").select_option(label="No event (called over HTTP)")
     expect(page.get_by_role("region", name="Template code")).to_contain_text("function lambda")
     check_section(page, shots, "create-step1")
@@ -302,4 +315,29 @@ def test_api_errors_are_shown_in_words(browser: Any, gateway: Gateway) -> None:
     page.goto("/#/deployments")
     expect(page.get_by_role("alert")).to_contain_text("log in again")
     expect(page.get_by_role("heading", name="Log in to fngate")).to_be_visible()
+    page.close()
+
+
+def test_python_code_is_highlighted_as_python(browser: Any, gateway: Gateway) -> None:
+    code = "def lambda_handler(input, callback):\n    callback(None, {'ok': True})\n"
+    status, fn, _ = gateway.request("POST", f"/api/account/{ACCOUNT}/functions", token=gateway.creds["developerToken"],
+                                    body={"name": "ui-python", "description": "", "runtime": "python3.11",
+                                          "code": code})
+    assert status == 201, fn
+    page = new_page(browser, gateway)
+    login_with_password(page)
+    page.goto(f"/#/functions/{fn['uuid']}")
+    expect(page.get_by_text("Python 3.11", exact=False).first).to_be_visible()
+    expect(page.locator(".CodeMirror .cm-keyword", has_text="def")).to_be_visible()
+    expect(page.locator(".CodeMirror .cm-def", has_text="lambda_handler")).to_be_visible()
+    page.close()
+
+
+def test_the_browser_tests_run_under_a_strict_content_security_policy(browser: Any, gateway: Gateway) -> None:
+    page = new_page(browser, gateway)
+    login_with_password(page)
+    injected = page.evaluate("""() => { const s = document.createElement("script"); s.textContent = "window.inl = 1";
+        document.head.append(s); return window.inl === 1; }""")
+    assert injected is False  # an inline script is refused, so every passing section ran without one
+    assert any("Content Security Policy" in e for e in page.errors)
     page.close()

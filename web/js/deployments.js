@@ -24,8 +24,10 @@ export function isLive(fn) {
 
 export function actionsFor(fn) {
   if (!can("lambda", "deploy") || inProgress(fn)) return [];
-  if (fn.state === "Draft" || fn.state === "Build Error") return ["deploy"];
-  if (fn.state === "Deploy Error") return ["deploy", "undeploy"];
+  if (fn.state === "Draft") return ["deploy"];
+  // after a failed redeploy the earlier deployment may still be live: undeploy is offered (the API refuses in
+  // words when nothing is live)
+  if (fn.state === "Build Error" || fn.state === "Deploy Error") return ["deploy", "undeploy"];
   return ["redeploy", "undeploy"];
 }
 
@@ -125,11 +127,11 @@ export async function renderDeployments(main) {
         h("td", {}, String(fn.lastDeployment ? fn.lastDeployment.manifestVersion : "–")),
         h("td", {}, fn.lastDeployment ? `${when(fn.lastDeployment.deployedAt)} by ${fn.lastDeployment.createdBy}`
           : "–"),
-        h("td", { class: "row-actions" }, actionButtons(fn, status, () => alive, draw),
+        h("td", {}, h("div", { class: "row-actions" }, actionButtons(fn, status, () => alive, draw),
           isLive(fn) && can("lambda", "invoke")
             ? h("a", { class: "button secondary", href: `#/deployments/${fn.uuid}/test`,
               "aria-label": `Test ${fn.name}` }, "Test") : null,
-          h("a", { href: `#/deployments/${fn.uuid}`, "aria-label": `History of ${fn.name}` }, "History"))))))
+          h("a", { href: `#/deployments/${fn.uuid}`, "aria-label": `History of ${fn.name}` }, "History")))))))
       : h("p", {}, "No function has been deployed yet: deploy one from its editor in Functions."));
   };
   await draw();

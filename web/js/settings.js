@@ -150,7 +150,7 @@ function secretRow(secret, writable, status, redraw) {
   });
   return h("tr", {}, h("td", { class: "mono" }, secret.key), cell,
     h("td", {}, `${when(secret.updatedAt)} by ${secret.updatedBy || "–"}`),
-    h("td", { class: "row-actions" }, writable ? [edit, deleteButton(`Delete ${secret.key}`, async () => {
+    h("td", {}, h("div", { class: "row-actions" }, writable ? [edit, deleteButton(`Delete ${secret.key}`, async () => {
       try {
         await api("DELETE", `/secrets/${encodeURIComponent(secret.key)}`);
         status.show(`Secret ${secret.key} is deleted.`, "ok");
@@ -158,5 +158,5 @@ function secretRow(secret, writable, status, redraw) {
         status.show(err.message, "error");
       }
       redraw();
-    })] : null));
+    })] : null)));
 }
