@@ -156,7 +156,18 @@ def test_developer_logs_in_and_visits_every_section(browser: Any, gateway: Gatew
         if section == "Settings":  # read only for a developer
             expect(page.get_by_text("Values are obfuscated for your role")).to_be_visible()
             expect(page.get_by_role("button", name="Add domain")).to_have_count(0)
-    page.keyboard.press("Tab")  # the keyboard reaches the navigation from the page
+    # the keyboard: the skip link first, then the content; the navigation is reachable with Tab
+    page.goto("/#/functions")
+    expect(page.get_by_role("heading", name="Functions", level=1)).to_be_visible()
+    page.get_by_role("link", name="Skip to content").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("main")).to_be_focused()
+    assert page.url.endswith("#/functions")
+    page.get_by_role("navigation").get_by_role("link", name="Functions").focus()
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("navigation").get_by_role("link", name="Deployments")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Deployments", level=1)).to_be_focused()
     page.close()
 
 
@@ -294,6 +305,8 @@ def test_admin_manages_the_allowlist_and_secrets_that_developers_see_obfuscated(
     expect(admin.get_by_role("status").filter(has_text="no longer allowlisted")).to_be_visible()
     go(admin, "Functions")
     expect(admin.get_by_role("link", name="Create a function")).to_have_count(0)  # FaaS-Admin alone may not
+    expect(admin.get_by_role("link", name="ui-hello")).to_be_visible()
+    check_section(admin, shots, "functions-admin")
     admin.close()
     dev = new_page(browser, gateway)
     login_with_password(dev)

@@ -152,6 +152,13 @@ function enter(info) {
   else route();
 }
 
+// The skip link moves focus to the page's content; it must not change the hash, which is the router's.
+document.querySelector(".skip")?.addEventListener("click", (event) => {
+  event.preventDefault();
+  const main = document.getElementById("main");
+  main.setAttribute("tabindex", "-1");
+  main.focus();
+});
 window.addEventListener("hashchange", route);
 window.addEventListener("fngate:logged-out", (event) => showLogin(event.detail));
 document.addEventListener("DOMContentLoaded", () => route());
