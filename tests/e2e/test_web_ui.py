@@ -354,3 +354,35 @@ def test_the_browser_tests_run_under_a_strict_content_security_policy(browser: A
     assert injected is False  # an inline script is refused, so every passing section ran without one
     assert any("Content Security Policy" in e for e in page.errors)
     page.close()
+
+
+def test_bot_simulator_shows_the_validated_outbound_events(browser: Any, gateway: Gateway, shots: Path) -> None:
+    # GIVEN the echo bot template deployed and a bot configured for it
+    event = "bot_connectors_custom_integration"
+    status, tpl, _ = gateway.request("GET", f"/api/account/{ACCOUNT}/events/{event}/template?runtime=nodejs20",
+                                     token=gateway.creds["developerToken"])
+    assert status == 200, tpl
+    uuid = gateway.deploy("ui-echo-bot", tpl["code"], eventId=event)
+    status, bot, _ = gateway.request("POST", f"/api/account/{ACCOUNT}/bots", token=gateway.creds["adminToken"], body={
+        "botId": "ui-echo", "functionUuid": uuid, "clientId": "ui-app", "clientSecret": "ui-bot-secret",
+        "agentId": "bot-agent"})
+    assert status == 201, bot
+    page = new_page(browser, gateway)
+    login_with_token(page, gateway.creds["adminToken"])
+    go(page, "Bots")
+    page.get_by_role("button", name="Test connection of ui-echo").click()
+    expect(page.get_by_role("status").filter(has_text="Connection works")).to_be_visible()
+    # WHEN a conversation is simulated
+    page.get_by_text("Conversation simulator").click()
+    page.get_by_role("button", name="Send welcome").click()
+    expect(page.get_by_role("alert")).to_contain_text("client secret")  # nothing is sent unsigned
+    page.get_by_label("Client secret").fill("ui-bot-secret")
+    page.get_by_role("button", name="Send welcome").click()
+    conversation = page.get_by_role("list", name="Conversation with ui-echo")
+    expect(conversation).to_contain_text("Welcome! I am an echo bot.")
+    page.get_by_label("Message", exact=True).fill("ping from the simulator")
+    page.get_by_role("button", name="Send message").click()
+    # THEN the bot's answers are shown as they would be sent
+    expect(conversation.get_by_text("Bot: ping from the simulator")).to_be_visible()
+    check_section(page, shots, "bots-simulator")
+    page.close()
