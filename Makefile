@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 DATA_DIR ?= .fngate
 
-.PHONY: serve test lint typecheck audit fuzz bench install install-dev clean
+.PHONY: serve test lint typecheck audit fuzz bench install install-dev browser clean
 
 $(VENV)/.run-installed: requirements.txt requirements-server.txt pyproject.toml chalicelib/toolbelt/node/preinstalled/package-lock.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,7 +27,14 @@ install-dev: $(VENV)/.dev-installed
 serve: install
 	$(VENV)/bin/fngate serve --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR)
 
-test: install-dev
+# Debian's chromium (and fonts) for the web UI's browser tests; Playwright drives it, its own browser download is
+# never used. Without it (no apt, not root) the browser tests are skipped and say why.
+browser:
+	@(command -v chromium >/dev/null && dpkg -s fonts-liberation >/dev/null 2>&1) \
+		|| (apt-get update -qq && apt-get install -y -qq chromium fonts-liberation) >/dev/null 2>&1 \
+		|| echo "chromium could not be installed: the web UI's browser tests will be skipped"
+
+test: install-dev browser
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	$(PY) -m pytest -q

@@ -88,6 +88,8 @@ class _Routes:
         """(route, captured segments) for a decoded path, or None."""
         if path != "/" and path.endswith("/"):
             path = path[:-1]  # API Gateway drops a trailing slash
+            if path == "/":
+                return None  # "//" is not the root (as Chalice's matcher has it)
         parts = path.split("/")
         best = None
         for where, table in self._by_length.get(len(parts), ()):

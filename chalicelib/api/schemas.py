@@ -149,6 +149,9 @@ TEXT_EXPORT: dict[str, S] = {"200": {"description": "CSV with a header line (or 
                                      "content": {"text/csv": {"schema": STR},
                                                  "application/x-ndjson": {"schema": STR}}}}
 
+UI_FILE: dict[str, S] = {"200": {"description": "a file of the web UI (HTML, JavaScript, CSS, fonts, images)",
+                                 "content": {"*/*": {"schema": STR}}}}
+
 FORM_BODY: S = {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": ref("TokenRequest")},
                                               "application/json": {"schema": ref("TokenRequest")}}}
 
@@ -247,4 +250,8 @@ OPERATIONS: dict[tuple[str, str], tuple[S | None, dict[str, S]]] = {
     ("DELETE", A + "/emailReports/recipients/{email}"): (None, MESSAGE),
     ("GET", A + "/emailReports/deliveries"): (None, ok(arr(ref("Delivery")))),
     ("POST", A + "/emailReports/send"): (None, ok(ref("Delivery"), "202")),
+    ("GET", "/"): (None, UI_FILE),
+    ("GET", "/ui/{name}"): (None, UI_FILE),
+    ("GET", "/ui/{folder}/{name}"): (None, UI_FILE),
+    ("GET", "/ui/{folder}/{package}/{name}"): (None, UI_FILE),
 }

@@ -17,6 +17,7 @@ BODIES = [b"{", b"[]", b"null", b'"text"', b"12", b'{"name": 5, "description": [
 PARAMS = {"account_id": ACCOUNT, "uuid": "00000000-0000-4000-8000-000000000000", "event_id": "no_such_event",
           "deployment_id": "7", "key": "no-such-secret", "domain_id": "7", "job_id": "no-such-job",
           "bot_id": "no-such-bot", "email": "nobody@example.com", "request_id": "no-such-request",
+          "folder": "vendor", "package": "no-such-package", "name": "no-such-file.js",
           "schedule_id": "no-such-schedule"}
 
 

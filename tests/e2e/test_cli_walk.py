@@ -1,5 +1,5 @@
 """The developer walk with the `fngate` CLI against a real `fngate serve`, for Node.js and Python:
-init → invoke --local → push → deploy → invoke → change → push → deploy → rollback → undeploy → delete."""
+init → invoke --local → push → deploy → invoke → logs → change → push → deploy → rollback → undeploy → delete."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def cli(gateway: Gateway, tmp_path_factory: pytest.TempPathFactory) -> Cli:
 
 
 @pytest.mark.parametrize("runtime", ["node", "python"])
-def test_walk_from_an_empty_folder_to_undeployed(cli: Cli, runtime: str) -> None:
+def test_walk_from_an_empty_folder_to_undeployed(cli: Cli, gateway: Gateway, runtime: str) -> None:
     name = f"walk-{runtime}"
     # GIVEN a function folder made from an event's template, which runs locally as it is
     made = cli.json("init", name, "--event", "conversational_command", "--runtime", runtime)
@@ -48,6 +48,15 @@ def test_walk_from_an_empty_folder_to_undeployed(cli: Cli, runtime: str) -> None
     assert first["result"] == {"text": "Hello /hello"}
     assert [log["message"] for log in first["logs"]] == ["invoked"]
     assert cli.json("push", name, "--yes")[0]["action"] == "unchanged"
+
+    # AND an invocation through the invoke API (an external caller's) leaves its logs, which `fngate logs` shows
+    uuid = cli.json("get", "functions")
+    uuid = next(f["uuid"] for f in uuid if f["name"] == name)
+    status, _, _ = gateway.request("POST", f"/api/account/{ACCOUNT}/lambdas/{uuid}/invoke?v=1",
+                                   token=gateway.creds["developerToken"], body={"payload": {"command": "/hello"}})
+    assert status == 200
+    shown = cli.ok("logs", name, "--since", "10m").stdout
+    assert "invoked" in shown, shown
 
     # WHEN the code changes, is pushed and deployed, then rolled back
     code = cli.cwd / "functions" / name / CODE_FILE[runtime]

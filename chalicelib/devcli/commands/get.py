@@ -97,20 +97,27 @@ def parse_since(text: str, now: float | None = None) -> int:
 
 
 def logs(args: argparse.Namespace, out: Output) -> int:
+    """A function's stored logs (GET /logs: pages of {logs, cursor}), oldest first; --follow polls for more."""
     api = api_for(args)
     uuid = api.require(args.name)["uuid"]
     start = parse_since(args.since)
     while True:
-        query = {"lambdaUUID": uuid, "startTimestamp": start, "endTimestamp": int(time.time() * 1000),
-                 "filterLevels": args.level or None}
-        entries = _optional_route(api, "logs", "GET", "/logs", query=query) or []
-        for entry in entries:
-            if out.as_json:
-                out.result(entry)
-            else:
-                stamp = entry.get("timestamp") or entry.get("time") or ""
-                out.result(entry, f"{stamp} {entry.get('level', '')} {entry.get('message', '')}")
-            start = max(start, int(entry.get("timestamp") or 0) + 1)
+        query: dict[str, Any] = {"lambdaUUID": uuid, "startTimestamp": start, "endTimestamp": int(time.time() * 1000),
+                                 "filterLevels": args.level or None, "order": "asc", "limit": 1000}
+        while True:
+            page = _optional_route(api, "logs", "GET", "/logs", query=query) or {}
+            entries = page.get("logs", []) if isinstance(page, dict) else page
+            for entry in entries:
+                if out.as_json:
+                    out.result(entry)
+                else:
+                    stamp = entry.get("timestamp") or entry.get("time") or ""
+                    out.result(entry, f"{stamp} {entry.get('level', '')} {entry.get('message', '')}")
+                start = max(start, int(entry.get("timestamp") or 0) + 1)
+            cursor = page.get("cursor") if isinstance(page, dict) else None
+            if not cursor:
+                break
+            query["cursor"] = cursor
         if not args.follow:
             return Exit.OK
         time.sleep(FOLLOW_INTERVAL_S)
