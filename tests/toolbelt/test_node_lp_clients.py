@@ -98,13 +98,11 @@ def test_the_deadline_ends_the_invocations_with_the_timeout_code(lp: Any, proxy:
         time.sleep(1.0)
         return json_answer({})
 
-    fake.invocations["slow"] = slow
-    started = time.monotonic()
+    fake.invocations["slow"] = slow  # answers after 1 s: only the 300 ms deadline makes the call fail
     run = run_node("await Toolbelt.OrchestratorClient().invoke([{uuid: 'slow', payload: {}}], 300);",
                    rpc=standard_rpc(server), env=net_env(proxy, pki))
     assert run.error["code"] == "com.liveperson.faas.orchestrator-fn.invoke.timeout"
     assert run.error["message"] == "Orchestrator-FN: Invocations timed out after a deadline of 300 ms"
-    assert time.monotonic() - started < 3
 
 
 # -- LpClient, CsdsClient, ConversationUtil, SDEUtil, GDPRUtil ---------------------------------------------------------
