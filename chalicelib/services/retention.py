@@ -18,9 +18,8 @@ log = logging.getLogger(__name__)
 
 class Purger:
     def __init__(self, store: Store, clock: Clock, *, every_s: float = 3600.0) -> None:
-        self._store, self._clock, self._every = store, clock, every_s
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._store, self._clock = store, clock
+        self._periodic = Periodic("retention", self.purge_once, every_s, at_start=True)
 
     def purge_once(self) -> int:
         """Everything expired by now; how many records went."""
@@ -35,29 +34,19 @@ class Purger:
         return total
 
     def start(self) -> Purger:
-        self._thread = threading.Thread(target=self._loop, name="retention", daemon=True)
-        self._thread.start()
+        self._periodic.start()
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.purge_once()
-            except Exception:  # the store is busy or gone: try again next round
-                log.exception("could not purge expired records")
-            self._stop.wait(self._every)
+        self._periodic.stop()
 
 
 class Periodic:
     """Runs ``task`` every ``every_s`` on a thread of a long-running local gateway (AWS uses a scheduled Lambda)."""
 
-    def __init__(self, name: str, task: Callable[[], object], every_s: float) -> None:
-        self._name, self._task, self._every = name, task, every_s
+    def __init__(self, name: str, task: Callable[[], object], every_s: float, *, at_start: bool = False) -> None:
+        """``at_start``: run once as soon as started, then every ``every_s``."""
+        self._name, self._task, self._every, self._at_start = name, task, every_s, at_start
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -72,8 +61,11 @@ class Periodic:
             self._thread.join(timeout=10)
 
     def _loop(self) -> None:
-        while not self._stop.wait(self._every):
-            try:
-                self._task()
-            except Exception:
-                log.exception("%s failed; trying again in %.0f s", self._name, self._every)
+        if self._at_start or not self._stop.wait(self._every):
+            while True:
+                try:
+                    self._task()
+                except Exception:  # the store is busy or gone, say: try again next round
+                    log.exception("%s failed; trying again in %.0f s", self._name, self._every)
+                if self._stop.wait(self._every):
+                    return
