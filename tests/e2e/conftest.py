@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import ssl
 import subprocess
@@ -20,6 +21,19 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT = "e2eacct"
+
+
+LPF_DIR = Path(__file__).parent / "lpf_cli"
+
+
+def install_lpf() -> Path:
+    """LivePerson's `lpf` CLI (liveperson-functions-cli, pinned in lpf_cli/package-lock.json), installed once."""
+    lpf = LPF_DIR / "node_modules" / ".bin" / "lpf"
+    if not lpf.exists():
+        npm = shutil.which("npm")
+        assert npm, "npm is needed to install LivePerson's lpf CLI"
+        subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--silent"], cwd=LPF_DIR, check=True, timeout=600)
+    return lpf
 
 
 def free_port() -> int:

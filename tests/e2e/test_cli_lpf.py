@@ -13,28 +13,18 @@ import ipaddress
 import json
 import os
 import random
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.cli_helpers import make_cli
-from tests.e2e.conftest import ACCOUNT, start_gateway, stop_gateway
+from tests.e2e.conftest import ACCOUNT, LPF_DIR, install_lpf, start_gateway, stop_gateway
 
-LPF_DIR = Path(__file__).parent / "lpf_cli"
 CSDS_HOST = "api.liveperson.net"
 PASSWORD = "lpf-password-1"
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="binding port 443 needs root")
 
-
-def _install_lpf() -> Path:
-    lpf = LPF_DIR / "node_modules" / ".bin" / "lpf"
-    if not lpf.exists():
-        npm = shutil.which("npm")
-        assert npm, "npm is needed to install LivePerson's lpf CLI"
-        subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--silent"], cwd=LPF_DIR, check=True, timeout=600)
-    return lpf
 
 
 def _certificate(tmp: Path, ip: str) -> tuple[Path, Path]:
@@ -59,7 +49,7 @@ def _certificate(tmp: Path, ip: str) -> tuple[Path, Path]:
 
 
 def test_a_fngate_folder_works_with_lpf_push_deploy_invoke(tmp_path: Path) -> None:
-    lpf = _install_lpf()
+    lpf = install_lpf()
     ip = f"127.{random.randint(1, 250)}.{random.randint(1, 250)}.{random.randint(2, 250)}"
     cert, key = _certificate(tmp_path, ip)
     gw = start_gateway(tmp_path, args=("--tls-cert", str(cert), "--tls-key", str(key)), host=ip, port=443,

@@ -15,7 +15,6 @@ import io
 import json
 import os
 import random
-import shutil
 import ssl
 import subprocess
 import time
@@ -24,10 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ACCOUNT, start_gateway, stop_gateway
+from tests.e2e.conftest import ACCOUNT, LPF_DIR, install_lpf, start_gateway, stop_gateway
 from tests.e2e.test_npm_client import _self_signed
 
-CLI_DIR = Path(__file__).parent / "lpf_cli"
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="binding port 443 needs root")
 
 CODE = """function lambda(input, callback) {
@@ -38,14 +36,6 @@ CODE = """function lambda(input, callback) {
 }
 """
 
-
-def _install_cli() -> Path:
-    lpf = CLI_DIR / "node_modules" / ".bin" / "lpf"
-    if not lpf.exists():
-        npm = shutil.which("npm")
-        assert npm, "npm is needed to install LivePerson's CLI"
-        subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--silent"], cwd=CLI_DIR, check=True, timeout=600)
-    return lpf
 
 
 def _lpf(lpf: Path, env: dict[str, str], *args: str) -> str:
@@ -66,7 +56,7 @@ def _wait_for_logs(gw, uuid: str, token: str, since: int, count: int) -> None:
 
 
 def test_lpf_logs_get_account_and_metrics_work_unchanged(tmp_path):
-    lpf = _install_cli()
+    lpf = install_lpf()
     ip = f"127.{random.randint(1, 250)}.{random.randint(1, 250)}.{random.randint(2, 250)}"
     cert, key = _self_signed(tmp_path, ip, names=("api.liveperson.net",))
     gw = start_gateway(tmp_path, extra_env={"FNGATE_PUBLIC_HOST": f"{ip}:443"},
@@ -83,7 +73,7 @@ def test_lpf_logs_get_account_and_metrics_work_unchanged(tmp_path):
         home = tmp_path / "home"
         home.mkdir()
         env = {**os.environ, "HOME": str(home), "TMPDIR": str(home), "NODE_EXTRA_CA_CERTS": str(cert),
-               "NODE_OPTIONS": f"--require {CLI_DIR / 'resolve.js'}", "FNGATE_LPF_ADDRESS": ip,
+               "NODE_OPTIONS": f"--require {LPF_DIR / 'resolve.js'}", "FNGATE_LPF_ADDRESS": ip,
                "FORCE_COLOR": "0", "NO_COLOR": "1"}
         _lpf(lpf, env, "login", "--token", token, "--userId", "lpf-user", "--accountId", ACCOUNT)
 
