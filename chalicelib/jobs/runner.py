@@ -105,8 +105,7 @@ class JobRunner:
         """Announce again jobs that have been due for ``stale_s`` without running (a lost message or a runner
         that died), and purge old dead letters; the SQS deployment calls it every minute."""
         now = self._clock.now()
-        stale = [j for j in self.queue.pending()
-                 if j.run_at < now - stale_s and not (j.leased(now) and j.lease_owner)]
+        stale = [j for j in self.queue.pending() if j.run_at < now - stale_s and not j.leased(now)]
         if stale:
             self.queue.notify(stale)
         self.queue.purge_dead(DEAD_KEPT_S)

@@ -24,7 +24,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -35,12 +34,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chalicelib.domain.errors import BuildFailed
+from chalicelib.domain.errors import BuildFailed, ValidationFailed
+from chalicelib.domain.validation import validate_dependencies
 
 log = logging.getLogger(__name__)
 BUILD_UID = 199_999  # installers run as this uid (below the workers' block), never as the gateway
 LOCK_FILE = "fngate-lock.json"
-_NAME = re.compile(r"^(@[a-z0-9][\w.-]*/)?[A-Za-z0-9][\w.-]*$")
 _PASS_ENV = ("PATH", "LANG", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS",
              "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
 _PASS_PREFIXES = ("PIP_", "NPM_CONFIG_", "npm_config_")
@@ -123,9 +122,11 @@ class DependencyBuilder:
 
     # -- rules ----------------------------------------------------------------------------------------------------
     def _check_names(self, deps: dict[str, str]) -> None:
-        for name, spec in deps.items():
-            if not _NAME.match(name) or len(name) > 214 or any(c in spec for c in "\n\r;|&$`<>"):
-                raise BuildFailed(detail=f"Invalid dependency {name!r}: {spec!r}")
+        try:  # the manifest's rule again: nothing else ever reaches an installer's command line
+            validate_dependencies([{"key": name, "value": spec} for name, spec in deps.items()])
+        except ValidationFailed as err:
+            raise BuildFailed(detail=f"Invalid dependency: {err.message}") from None
+        for name in deps:
             if self.limits.allow and not any(fnmatch.fnmatchcase(name, p) for p in self.limits.allow):
                 raise BuildFailed(detail=f"Dependency {name!r} is not on this gateway's allow list")
         self._check_denied(deps)
