@@ -1,11 +1,11 @@
 """LambdaExecutor: one AWS Lambda per function, running the same worker code as the local executor.
 
-Each function becomes a Lambda named ``prefix + sha256(account/uuid)[:20]`` whose handler is the runtime shim
-(lambda_shim/handler.py, which starts local/worker_python.py or local/worker_node.js once per container and relays
-each invocation over their pipe protocol), so the programming model and its error kinds are the local ones. A deploy
-updates code and configuration, waits until Lambda has applied them, publishes a version, checks on that version
-that the code loads (BuildFailed otherwise, with the alias left where it was), then points the alias ``live`` at it
-and deletes versions older than the one it replaced. Invocations go to ``live``.
+Each function becomes a Lambda named ``prefix + account key + '-' + digest`` (chalicelib.aws.names) whose handler
+is the runtime shim (lambda_shim/handler.py, which starts local/worker_python.py or local/worker_node.js once per
+container and relays each invocation over their pipe protocol), so the programming model and its error kinds are
+the local ones. A deploy updates code and configuration, waits until Lambda has applied them, publishes a version,
+checks on that version that the code loads (BuildFailed otherwise, with the alias left where it was), then points
+the alias ``live`` at it and deletes versions older than the one it replaced. Invocations go to ``live``.
 
 Packaging — two modes:
 
@@ -25,12 +25,10 @@ errors → Unavailable. Not yet: toolbelt RPC and the egress allowlist inside La
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import logging
 import random
-import re
 import threading
 import time
 import zipfile
@@ -38,6 +36,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from chalicelib.aws import names
 from chalicelib.domain.errors import (
     BuildFailed,
     DeployFailed,
@@ -57,8 +56,6 @@ ALIAS = "live"
 SHIM_HANDLER = "lambda_shim.handler.handle"
 ZIP_RUNTIME = "python3.11"
 LAMBDA_GRACE_S = 5  # the Lambda outlives the worker's own timer, so the shim can answer the timeout with logs
-HASH_CHARS = 20
-NAME_MAX = 64
 HERE = Path(__file__).resolve().parent
 SHIM_FILES = ("lambda_shim/__init__.py", "lambda_shim/handler.py")
 WORKER_FILES = ("local/protocol.py", "local/worker_python.py", "local/worker_python_logs.py", "local/worker_node.js")
@@ -75,8 +72,8 @@ class LambdaNotDeployed(Unavailable):
 
 # -- packaging --------------------------------------------------------------------------------------------------------
 def lambda_name(prefix: str, account_id: str, function_uuid: str) -> str:
-    """Stable, valid and short: Lambda names allow [A-Za-z0-9-_] and 64 characters."""
-    return prefix + hashlib.sha256(f"{account_id}/{function_uuid}".encode()).hexdigest()[:HASH_CHARS]
+    """The function's Lambda (chalicelib.aws.names says why names carry the account)."""
+    return names.function_lambda_name(prefix, account_id, function_uuid)
 
 
 def make_bundle(target: Target, language: str, csds_domain: str = "") -> dict[str, Any]:
@@ -260,8 +257,7 @@ class LambdaExecutor:
                  function_prefix: str = "fngate-fn-", image_uri: str = "", memory_mb: int = 256, timeout_s: int = 30,
                  package_builder: Callable[[Target], bytes] | None = None, sleep: Callable[[float], None] = time.sleep,
                  csds_domain: str = "", verify: bool = True, wait_s: float = 300.0) -> None:
-        if not re.fullmatch(r"[A-Za-z0-9_-]*", function_prefix) or len(function_prefix) + HASH_CHARS > NAME_MAX:
-            raise ValueError(f"function_prefix must match [A-Za-z0-9_-]* and be at most {NAME_MAX - HASH_CHARS} long")
+        names.check_prefix(function_prefix)
         self._client, self._region, self._role_arn = client, region_name, role_arn
         self._prefix, self._image_uri, self._csds = function_prefix, image_uri, csds_domain
         self._memory_mb, self._timeout_s, self._verify = max(128, memory_mb), timeout_s, verify
