@@ -11,6 +11,7 @@ from typing import Any
 from chalicelib.clock import Clock
 from chalicelib.domain import limits
 from chalicelib.domain import validation as v
+from chalicelib.domain.changes import UNSET, Changes
 from chalicelib.domain.errors import Conflict, LimitReached, Unchanged, ValidationFailed
 from chalicelib.domain.events import EVENTS_BY_ID, template
 from chalicelib.domain.models import Function, Manifest
@@ -19,40 +20,35 @@ from chalicelib.domain.runtimes import Runtime, find_runtime
 from chalicelib.domain.states import State, Transition, next_state
 from chalicelib.services.repository import FunctionRepository
 
-_UNSET: Any = object()
-
 
 @dataclass(frozen=True)
-class FunctionChanges:
-    """What a request asks to set; fields left as _UNSET are not touched."""
+class FunctionChanges(Changes):
+    """What a request asks to set; fields left as UNSET are not touched."""
 
-    name: Any = _UNSET
-    description: Any = _UNSET
-    event_id: Any = _UNSET
-    skills: Any = _UNSET
-    sample_payload: Any = _UNSET
-    runtime: Any = _UNSET
-    code: Any = _UNSET
-    environment: Any = _UNSET
-    dependencies: Any = _UNSET
-    timeout_s: Any = _UNSET
-    memory_mb: Any = _UNSET
-
-    def given(self, name: str) -> bool:
-        return getattr(self, name) is not _UNSET
+    name: Any = UNSET
+    description: Any = UNSET
+    event_id: Any = UNSET
+    skills: Any = UNSET
+    sample_payload: Any = UNSET
+    runtime: Any = UNSET
+    code: Any = UNSET
+    environment: Any = UNSET
+    dependencies: Any = UNSET
+    timeout_s: Any = UNSET
+    memory_mb: Any = UNSET
 
 
 def _runtime(key: Any) -> Runtime:
-    if key is not _UNSET and key is not None and not isinstance(key, str):
+    if key is not UNSET and key is not None and not isinstance(key, str):
         raise ValidationFailed(detail="'runtime' must be a runtime id such as nodejs20 or python3.11")
-    runtime = find_runtime(None if key is _UNSET else key)
+    runtime = find_runtime(None if key is UNSET else key)
     if runtime is None:
         raise ValidationFailed(detail=f"unknown runtime {key!r}; use nodejs20 or python3.11")
     return runtime
 
 
 def _event(event_id: Any) -> str | None:
-    if event_id in (_UNSET, None, "", "No Event"):
+    if event_id in (UNSET, None, "", "No Event"):
         return None
     v.require_type(event_id, str, "eventId")
     if len(event_id) > limits.EVENT_ID_MAX or event_id not in EVENTS_BY_ID:

@@ -29,6 +29,7 @@ from typing import Any
 
 from chalicelib.clock import Clock
 from chalicelib.domain import schedules as rules
+from chalicelib.domain.changes import UNSET, Changes
 from chalicelib.domain.errors import LimitReached, NotFound, VersionConflict
 from chalicelib.domain.permissions import Action, Principal, require
 from chalicelib.domain.schedules import Run, RunStatus, Schedule, invalid
@@ -46,7 +47,6 @@ CATCH_UP_GRACE_S = 60.0
 EARLY_S = 5.0  # an EventBridge delivery up to this early claims the slot (clock skew)
 _RETRIES = 5
 _NOTIFY_EVERY = 10
-_UNSET: Any = object()
 
 
 class ScheduleNotFound(NotFound):
@@ -55,19 +55,16 @@ class ScheduleNotFound(NotFound):
 
 
 @dataclass(frozen=True)
-class ScheduleChanges:
-    """Fields a request sets; _UNSET ones are left as they are (or defaulted on create)."""
+class ScheduleChanges(Changes):
+    """Fields a request sets; UNSET ones are left as they are (or defaulted on create)."""
 
-    function_uuid: Any = _UNSET
-    cron: Any = _UNSET
-    is_active: Any = _UNSET
-    description: Any = _UNSET
-    time_zone: Any = _UNSET
-    headers: Any = _UNSET
-    payload: Any = _UNSET
-
-    def given(self, name: str) -> bool:
-        return getattr(self, name) is not _UNSET
+    function_uuid: Any = UNSET
+    cron: Any = UNSET
+    is_active: Any = UNSET
+    description: Any = UNSET
+    time_zone: Any = UNSET
+    headers: Any = UNSET
+    payload: Any = UNSET
 
 
 def _after_key(at: float) -> str:

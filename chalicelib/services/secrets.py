@@ -16,6 +16,7 @@ from typing import Any
 from chalicelib.clock import Clock
 from chalicelib.crypto.envelope import Keyring, open_envelope, seal
 from chalicelib.domain import secrets as rules
+from chalicelib.domain.changes import UNSET
 from chalicelib.domain.errors import (
     LimitReached,
     SecretExists,
@@ -31,7 +32,6 @@ from chalicelib.storage.base import MUST_NOT_EXIST, Query, Record, Store
 
 log = logging.getLogger("fngate.secrets")
 KIND = "secret"
-_UNSET: Any = object()
 _RETRIES = 5  # optimistic writes retried this often (a concurrent re-wrap bumps the version)
 
 ChangeHook = Callable[[str, str], None]  # (account_id, key)
@@ -68,11 +68,11 @@ class SecretService:
         record = self._insert(who.account_id, key, text, who.display_name, readers)
         return self._view(record, is_allowed(who, "secret", Action.READ_VALUE), value=rules.parse(text))
 
-    def update(self, who: Principal, key: str, value: Any, functions: Any = _UNSET) -> Secret:
+    def update(self, who: Principal, key: str, value: Any, functions: Any = UNSET) -> Secret:
         """Replaces the value; ``functions`` as for create (left out: unchanged)."""
         require(who, "secret", Action.WRITE)
         key, text = rules.validate_key(key), rules.stringify(value)
-        readers = _UNSET if functions is _UNSET else rules.validate_functions(functions)
+        readers = UNSET if functions is UNSET else rules.validate_functions(functions)
         record = self._replace(who.account_id, key, text, who.display_name, readers)
         return self._view(record, is_allowed(who, "secret", Action.READ_VALUE), value=rules.parse(text))
 
@@ -101,7 +101,7 @@ class SecretService:
         if rules.is_system_secret(key):
             raise SecretForbidden(key=key)
         text = rules.stringify(value)
-        self._replace(account_id, key, text, by, _UNSET, function_uuid)
+        self._replace(account_id, key, text, by, UNSET, function_uuid)
         return {"key": key, "value": rules.parse(text)}
 
     def rpc_methods(self, account_id: str, function_uuid: str | None = None, *,
@@ -142,11 +142,11 @@ class SecretService:
         return open_envelope(self._keyring, record.data["envelope"], context).decode()
 
     def _sealed(self, account_id: str, key: str, text: str, by: str, before: dict[str, Any] | None,
-                readers: Any = _UNSET) -> dict[str, Any]:
+                readers: Any = UNSET) -> dict[str, Any]:
         now = self._clock.iso()
         envelope = seal(self._keyring, text.encode(), secret_context(account_id, key))
         created = before or {"created_at": now, "created_by": by}
-        functions = (before or {}).get("functions") if readers is _UNSET else readers
+        functions = (before or {}).get("functions") if readers is UNSET else readers
         return {"key": key, "envelope": envelope, "created_at": created["created_at"],
                 "created_by": created["created_by"], "updated_at": now, "updated_by": by, "functions": functions}
 
@@ -160,7 +160,7 @@ class SecretService:
         self._changed(account_id, key)
         return record
 
-    def _replace(self, account_id: str, key: str, text: str, by: str, readers: Any = _UNSET,
+    def _replace(self, account_id: str, key: str, text: str, by: str, readers: Any = UNSET,
                  function_uuid: str | None = None) -> Record:
         """Replace an existing secret; conditional on the version read, so a deleted secret is not resurrected."""
         for _ in range(_RETRIES):
@@ -175,11 +175,11 @@ class SecretService:
             return record
         raise VersionConflict(what=f"Secret {key}")
 
-    def _view(self, record: Record, clear: bool, value: Any = _UNSET) -> Secret:
+    def _view(self, record: Record, clear: bool, value: Any = UNSET) -> Secret:
         data = record.data
 
         def read() -> Any:
-            return rules.parse(self._open(record)) if value is _UNSET else value
+            return rules.parse(self._open(record)) if value is UNSET else value
 
         return Secret(key=record.sk, value=rules.shown_value(read, may_read_value=clear),
                       created_at=data.get("created_at", ""), created_by=data.get("created_by", ""),
