@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+import yaml  # type: ignore[import-untyped]  # chalice's own dependency (requirements-server.txt)
 
 INFRA_TEMPLATE = Path("infra") / "fngate.yaml"
 STAGE = "prod"
@@ -49,7 +49,7 @@ def project_root() -> Path:
 
 
 def stage_project(project: Path, dest: Path) -> Path:
-    """Copy what `chalice package` reads into ``dest``: no bytecode, caches or npm folders (the gateway imports none)."""
+    """Copy what `chalice package` reads into ``dest``, without bytecode, caches or npm folders."""
     for name in _PROJECT_FILES:
         (dest / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(project / name, dest / name)
@@ -106,7 +106,7 @@ def _replace_in_subs(node: Any, old: str, new: str) -> Any:
 
 
 def merge(chalice_template: dict[str, Any], infra: dict[str, Any]) -> dict[str, Any]:
-    """infra/fngate.yaml onto chalice's template; StackError if a gateway Lambda is left without the infra's settings."""
+    """infra/fngate.yaml onto chalice's template; StackError if a gateway Lambda lacks the infra's settings."""
     infra = dict(infra)
     infra.pop("Metadata", None)  # holds only the YAML anchor the functions are merged from
     template: dict[str, Any] = _deep_merge(chalice_template, infra)
@@ -124,13 +124,18 @@ def merge(chalice_template: dict[str, Any], infra: dict[str, Any]) -> dict[str, 
     return template
 
 
-def package(project: Path, out: Path, *, wheelhouse: Path | None = None) -> Package:
-    """Stage the project, run chalice, merge with infra/: ``out``/template.json and ``out``/deployment.zip."""
+def package(project: Path, out: Path, *, wheelhouse: Path | None = None, code: bool = True) -> Package:
+    """Stage the project, run chalice, merge with infra/: ``out``/template.json and ``out``/deployment.zip.
+
+    ``code=False`` (`fngate aws plan`): the template only, with no dependencies installed (so no pip, no network).
+    """
     out.mkdir(parents=True, exist_ok=True)
     staging = out / "project"
     if staging.exists():
         shutil.rmtree(staging)
     stage_project(project, staging)
+    if not code:
+        (staging / "requirements.txt").write_text("")
     chalice_out = chalice_package(staging, out / "chalice", wheelhouse=wheelhouse)
     template = merge(json.loads((chalice_out / "sam.json").read_text()), load_infra(project))
     zip_path = out / "deployment.zip"

@@ -115,7 +115,7 @@ def test_the_api_handler_serves_the_rest_api(packaged: stack.Package) -> None:
 def test_a_handler_the_infra_template_does_not_cover_stops_the_build() -> None:
     chalice_out = {"Resources": {"NewTick": {"Type": "AWS::Serverless::Function",
                                              "Properties": {"Handler": "x.y", "Role": "arn:placeholder"}}}}
-    with pytest.raises(stack.StackError, match="NewTick needs an entry in infra/fngate.yaml"):
+    with pytest.raises(stack.StackError, match=r"NewTick needs an entry in infra/fngate\.yaml"):
         stack.merge(chalice_out, {"Resources": {}})
 
 
