@@ -87,6 +87,34 @@ def test_plan_as_text_groups_stack_and_run_time(make_services: Callable[..., Ser
     assert f"+ AWS::IAM::Role  /fngate/functions/{names.account_role_name(names.FUNCTION_PREFIX, ACCOUNT)}" in text
 
 
+def test_plan_reads_dynamodb_when_the_store_is_configured_so(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from chalicelib.clock import Clock
+    from chalicelib.config import Settings
+    from chalicelib.services.container import build_services
+    from chalicelib.storage.dynamodb import DynamoStore, create_table
+    from tests.fakes import FakeExecutor
+
+    with mock_aws():
+        # GIVEN an account with a deployed function in a DynamoDB table (and no data dir at all)
+        db = boto3.client("dynamodb", region_name="us-east-1")
+        create_table(db, "fngate-plan")
+        svc = build_services(Settings(data_dir=tmp_path / "none", store="dynamodb", table_name="fngate-plan",
+                                      jobs="inline", records="sync", region="us-east-1"),
+                             store=DynamoStore(client=db, table_name="fngate-plan"), executor=FakeExecutor(),
+                             clock=Clock())
+        svc.identity.ensure_account(ACCOUNT)
+        live = _function(svc, DEV, deploy_it=True)
+        svc.close()
+        monkeypatch.setenv("FNGATE_STORE", "dynamodb")
+        monkeypatch.setenv("FNGATE_TABLE", "fngate-plan")
+        # WHEN planned with FNGATE_STORE=dynamodb
+        assert main(["aws", "plan", "--json"]) == 0
+    # THEN the function's Lambda is in the plan
+    names_listed = {i["name"] for i in json.loads(capsys.readouterr().out) if i["origin"] == "run time"}
+    assert names.function_lambda_name(names.FUNCTION_PREFIX, ACCOUNT, live) in names_listed
+
+
 def test_plan_refuses_a_folder_that_is_not_a_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["aws", "plan", "--data-dir", str(tmp_path / "nothing")]) == 11
     assert "no fngate data dir" in capsys.readouterr().err
