@@ -50,11 +50,11 @@ def plan(args: argparse.Namespace, out: Output) -> int:
     settings = Settings.from_env()
     if args.data_dir:
         settings = replace(settings, data_dir=Path(args.data_dir))
+    if settings.store == "sqlite":
+        require_store(settings)  # before the template is built: a mistyped --data-dir fails at once
     with tempfile.TemporaryDirectory(prefix="fngate-plan-") as tmp:
         template = _package(args, Path(tmp), code=False).template
     items = planning.stack_items(template)
-    if settings.store == "sqlite":
-        require_store(settings)
     store = build_store(settings)
     try:
         items += planning.runtime_items(store)
