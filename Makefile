@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8080
 DATA_DIR ?= .fngate
+LAMBDA_WHEELS := $(VENV)/lambda-wheels
 
 .PHONY: serve test lint typecheck audit fuzz bench install install-dev browser clean
 
@@ -17,8 +18,16 @@ $(VENV)/.run-installed: requirements.txt requirements-server.txt pyproject.toml 
 		--omit=dev --no-audit --no-fund --loglevel=error || echo "npm not found: Node functions get no preinstalled packages"
 	touch $@
 
-$(VENV)/.dev-installed: $(VENV)/.run-installed requirements-dev.txt
+$(VENV)/.dev-installed: $(VENV)/.run-installed requirements-dev.txt $(LAMBDA_WHEELS)/.done
 	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+# The gateway Lambda's wheels (requirements.txt for python3.11 on Lambda's x86_64 Amazon Linux: glibc 2.17-2.26),
+# fetched once so the packaging tests build the real package with no network (`fngate aws package --wheelhouse`).
+$(LAMBDA_WHEELS)/.done: requirements.txt
+	$(PY) -m pip download -q -r requirements.txt -d $(LAMBDA_WHEELS) --only-binary=:all: --implementation cp \
+		--python-version 3.11 $(foreach m,17 18 19 20 21 22 23 24 25 26,--platform manylinux_2_$(m)_x86_64) \
+		--platform manylinux2014_x86_64
 	touch $@
 
 install: $(VENV)/.run-installed
@@ -54,7 +63,7 @@ fuzz: install-dev
 # packages under chalicelib/ (the Toolbelt, the packages preinstalled for Node functions). Fails on a finding; a
 # vulnerability service that cannot be reached is reported, not fatal.
 audit: install-dev
-	$(PY) -m pip_audit -r requirements.txt --progress-spinner off
+	$(PY) -m pip_audit -r requirements.txt -r requirements-server.txt --progress-spinner off
 	$(PY) .ci/npm_audit.py
 
 # wrk (Debian's package) is the load generator; without it (no apt, not root) the benchmarks fall back to the

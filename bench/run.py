@@ -267,6 +267,12 @@ def main() -> None:
     from bench.isolation import measure as sandbox_cost
 
     isolation = sandbox_cost()
+    from bench import package as package_bench
+
+    try:  # both builds read the package index
+        rows.append(package_bench.row(package_bench.measure()))
+    except Exception as exc:
+        rows.append(("gateway Lambda package (`fngate aws package`)", f"not measured: {exc}"[:200], "-", "-"))
     p50f = floor["p50_ms"]
     for lang in ("python", "node"):
         w = warm[lang]

@@ -6,6 +6,7 @@
   fngate admin rotate-master-key --data-dir D [--resume] [--remove-old-keys]   → a JSON report on stdout
   fngate admin users|app-keys ..., fngate login/init/push/deploy/invoke/get/...  → chalicelib/devcli/
   fngate admin rotate-signing-key --data-dir D    → a new token signing key; tokens of the old one verify until exp
+  fngate aws package|plan|deploy                  → the AWS stack (chalicelib/devcli/commands/aws.py)
 """
 
 from __future__ import annotations

@@ -81,9 +81,9 @@ def exit_codes_help() -> str:
 
 
 def register(sub: Any, admin_sub: Any) -> None:
-    from chalicelib.devcli.commands import admin, auth, deploys, get, invoke, scaffold, sync
+    from chalicelib.devcli.commands import admin, auth, aws, deploys, get, invoke, scaffold, sync
 
     common = common_options()
-    for module in (auth, scaffold, sync, deploys, invoke, get):
+    for module in (auth, scaffold, sync, deploys, invoke, get, aws):
         module.register(sub, [common])
     admin.register(admin_sub, [common])
