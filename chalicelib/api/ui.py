@@ -1,5 +1,6 @@
-"""The web UI: static files from web/ at the repo root. ``/`` is the app; ``/ui/...`` its scripts, styles and the
-vendored third-party assets (web/vendor/NAME-VERSION/, cached for a year since a new version is a new path)."""
+"""The web UI: static files from chalicelib/web/ (inside chalicelib so `chalice package` ships them and the UI is
+served on AWS too). ``/`` is the app; ``/ui/...`` its scripts, styles and the vendored third-party assets
+(web/vendor/NAME-VERSION/, cached for a year since a new version is a new path)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from chalicelib.api._wire import route
 from chalicelib.domain.errors import NotFound
 
 bp = Blueprint(__name__)
-WEB_ROOT = Path(__file__).resolve().parents[2] / "web"
+WEB_ROOT = Path(__file__).resolve().parents[1] / "web"
 TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
          ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml", ".json": "application/json",
          ".txt": "text/plain; charset=utf-8", "": "text/plain; charset=utf-8"}

@@ -1,4 +1,4 @@
-"""The web UI's static files: content types, caching, conditional requests and nothing outside web/."""
+"""The web UI's static files: content types, caching, conditional requests and nothing outside chalicelib/web/."""
 
 from __future__ import annotations
 

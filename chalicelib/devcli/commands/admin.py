@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from chalicelib.devcli.commands import add_command
+from chalicelib.domain import limits
 from chalicelib.devcli.datadir import open_identity, require_store
 from chalicelib.devcli.errors import CliError, Exit, usage
 from chalicelib.devcli.output import Output
@@ -51,8 +52,8 @@ def _password(args: argparse.Namespace) -> tuple[str | None, bool]:
     """(password, generated): from stdin, generated, or none (token-only user)."""
     if getattr(args, "password_stdin", False):
         password = sys.stdin.readline().rstrip("\n")
-        if len(password) < 8:
-            raise usage("the password must have at least 8 characters")
+        if len(password) < limits.PASSWORD_MIN:
+            raise usage(f"the password must have at least {limits.PASSWORD_MIN} characters")
         return password, False
     if getattr(args, "generate_password", False):
         return secrets.token_urlsafe(18), True
