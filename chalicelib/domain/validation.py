@@ -170,7 +170,8 @@ def validate_roles(roles: Any) -> list[str]:
     known = [r.value for r in Role]
     wrong = [r for r in roles if r not in known]
     if not roles or wrong:
-        raise ValidationFailed(detail=f"roles must be a non-empty list of {', '.join(known)} (got {wrong[:3] or roles})")
+        raise ValidationFailed(detail=f"roles must be a non-empty list of {', '.join(known)} (got "
+                                      f"{wrong[:3] or roles})")
     return [r for r in known if r in roles]
 
 

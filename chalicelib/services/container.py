@@ -28,11 +28,11 @@ from chalicelib.services.domains import DomainService
 from chalicelib.services.email_reports import EmailReportService
 from chalicelib.services.functions import FunctionService
 from chalicelib.services.identity import IdentityService, load_signer
-from chalicelib.services.people import PeopleService
 from chalicelib.services.invocations import InvocationService
 from chalicelib.services.jobs import JobService
 from chalicelib.services.limiter import AccountLimiter
 from chalicelib.services.logs import LogService
+from chalicelib.services.people import PeopleService
 from chalicelib.services.provisioning import ProvisioningService
 from chalicelib.services.records import InvocationRecorder
 from chalicelib.services.replay import ReplayService

@@ -13,10 +13,10 @@ import time
 from typing import Any
 
 from chalicelib.devcli.commands import add_command
-from chalicelib.domain import limits
 from chalicelib.devcli.datadir import open_identity, require_store
 from chalicelib.devcli.errors import CliError, Exit, usage
 from chalicelib.devcli.output import Output
+from chalicelib.domain import limits
 
 ROLES = ["FaaS-Admin", "FaaS-Developer", "FaaS-Invocation"]
 SCOPES = ["faas.lambda.invoke", "faas.orchestrator.invoke"]
