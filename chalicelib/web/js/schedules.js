@@ -72,7 +72,7 @@ function row(s, name, status, writable, refresh) {
     }
     refresh();
   });
-  const runNow = h("button", { type: "button", class: "secondary", "aria-label": `Run schedule ${label} now` },
+  const runNow = h("button", { type: "button", class: "secondary", "aria-label": `Run now: schedule ${label}` },
     "Run now");
   runNow.addEventListener("click", async () => {
     runNow.disabled = true;

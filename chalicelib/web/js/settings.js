@@ -213,7 +213,7 @@ async function drawReports(section) {
       redraw();
     });
     const email = h("input", { id: "reports-email", type: "email", autocomplete: "email" });
-    const addForm = h("form", { class: "inline-form" },
+    const addForm = h("form", { class: "inline-form", novalidate: true },
       h("div", { class: "field" }, h("label", { for: "reports-email" }, "Recipient's email"), email),
       h("button", { type: "submit" }, "Add recipient"));
     addForm.addEventListener("submit", async (event) => {
@@ -244,7 +244,7 @@ async function drawReports(section) {
               status.show(err.message, "error");
             }
             redraw();
-          }) : null)))))
+          }, "Remove") : null)))))
         : h("p", {}, "Nobody gets the reports yet."),
       h("h3", {}, "Deliveries"), deliveries.length ? h("table", {},
         h("caption", { class: "visually-hidden" }, "Report deliveries, newest first"),
