@@ -18,6 +18,10 @@ TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=u
          ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml", ".json": "application/json",
          ".txt": "text/plain; charset=utf-8", "": "text/plain; charset=utf-8"}
 IMMUTABLE = "public, max-age=31536000, immutable"
+# The API's own policy (api/middleware.py) forbids everything; the UI needs its own files and its API, nothing else:
+# no inline script, style attribute, handler or other origin (the app is written for that).
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+       "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 REVALIDATE = "no-cache"  # the app's own files: always asked again, answered 304 while the ETag holds
 
 _cache: dict[Path, tuple[int, str, str]] = {}  # path -> (mtime_ns, text, etag); replaced when the file changes
@@ -46,6 +50,7 @@ def _serve(*parts: str) -> Response:
     text, etag = _read(path)
     headers: dict[str, str | list[str]] = {
         "Content-Type": TYPES[path.suffix], "ETag": etag, "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": CSP,
         "Cache-Control": IMMUTABLE if parts[0] == "vendor" else REVALIDATE}
     if bp.current_request.headers.get("if-none-match") == etag:
         return Response(body="", status_code=304, headers={k: v for k, v in headers.items() if k != "Content-Type"})

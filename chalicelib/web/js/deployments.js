@@ -2,7 +2,7 @@
 // deployment, a function's deployment history, and the test page.
 
 import { api, ApiError } from "./api.js";
-import { badge, codeBlock, errorBox, h, pretty, replace, statusLine, when } from "./dom.js";
+import { badge, codeBlock, errorBox, h, paged, pretty, replace, statusLine, when } from "./dom.js";
 import { can } from "./session.js";
 
 const MOVING = new Set(["deploying", "redeploying", "undeploying"]);
@@ -119,10 +119,10 @@ export async function renderDeployments(main) {
     const functions = await api("GET", "/functions");
     const shown = functions.filter((f) => f.lastDeployment || f.state !== "Draft")
       .sort((a, b) => a.name.localeCompare(b.name));
-    replace(table, shown.length ? h("table", {},
+    replace(table, shown.length ? paged(shown, (rows) => h("table", {},
       h("caption", { class: "visually-hidden" }, "Deployed functions"),
       h("thead", {}, h("tr", {}, ["Function", "State", "Version", "Deployed", "Actions"].map((t) => h("th", {}, t)))),
-      h("tbody", {}, shown.map((fn) => h("tr", {},
+      h("tbody", {}, rows.map((fn) => h("tr", {},
         h("td", {}, h("a", { href: `#/functions/${fn.uuid}` }, fn.name)), stateCell(fn),
         h("td", {}, String(fn.lastDeployment ? fn.lastDeployment.manifestVersion : "–")),
         h("td", {}, fn.lastDeployment ? `${when(fn.lastDeployment.deployedAt)} by ${fn.lastDeployment.createdBy}`
@@ -131,8 +131,8 @@ export async function renderDeployments(main) {
           isLive(fn) && can("lambda", "invoke")
             ? h("a", { class: "button secondary", href: `#/deployments/${fn.uuid}/test`,
               "aria-label": `Test ${fn.name}` }, "Test") : null,
-          h("a", { href: `#/deployments/${fn.uuid}`, "aria-label": `History of ${fn.name}` }, "History")))))))
-      : h("p", {}, "No function has been deployed yet: deploy one from its editor in Functions."));
+          h("a", { href: `#/deployments/${fn.uuid}`, "aria-label": `History of ${fn.name}` }, "History"))))))),
+      "deployed functions") : h("p", {}, "No function has been deployed yet: deploy one from its editor in Functions."));
   };
   await draw();
   replace(main, h("h1", {}, "Deployments"), status, table);
