@@ -95,6 +95,13 @@ def check_section(page: Any, shots: Path, name: str) -> None:
         .map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map(n => n.target.join(" "))}))""")
     assert violations == [], (name, violations)
     assert page.errors == [], (name, page.errors)
+    # readable from a 1280x800 laptop to a 1920-wide monitor: nothing runs off the side at either width
+    size = page.viewport_size
+    for width in (1280, 1920):
+        page.set_viewport_size({"width": width, "height": 800 if width == 1280 else 1080})
+        wide = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+        assert wide <= 0, (name, width, wide)
+    page.set_viewport_size(size)
 
 
 def go(page: Any, section: str) -> None:
