@@ -24,6 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from bench.floor import _wait_port
 from chalicelib.config import Settings
 from chalicelib.domain.models import Function, Manifest
 from chalicelib.domain.states import State
@@ -81,13 +82,7 @@ def _serve(data_dir: Path) -> tuple[subprocess.Popen, int, str]:
     proc = subprocess.Popen([sys.executable, "-m", "chalicelib.cli", "serve", "--port", str(port), "--data-dir",
                              str(data_dir), "--account", ACCOUNT], cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                break
-        except OSError:
-            time.sleep(0.05)
+    _wait_port(port, 30)
     boot = subprocess.run([sys.executable, "-m", "chalicelib.cli", "admin", "bootstrap", "--data-dir", str(data_dir),
                            "--account", ACCOUNT], cwd=ROOT, capture_output=True, text=True, check=True)
     return proc, port, json.loads(boot.stdout)["adminToken"]  # the bootstrap admin holds every role
