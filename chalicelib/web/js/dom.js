@@ -89,7 +89,9 @@ export function paged(items, make, label) {
     } }, `Show ${Math.min(PAGE_ROWS, left)} more ${label} (${Math.min(count, items.length)} of ${items.length} shown)`)
       : null;
     replace(holder, make(items.slice(0, count)), more);
-    if (focus) (more || holder.querySelector("a, button"))?.focus();
+    // the button again if there is more, else the first row it added
+    const added = holder.querySelectorAll("tbody tr")[count - PAGE_ROWS];
+    if (focus) (more || (added && added.querySelector("a, button")))?.focus();
   };
   draw(false);
   return holder;
