@@ -6,6 +6,7 @@ from chalice import Chalice
 
 import chalicelib.api.email_reports as email_reports
 import chalicelib.api.logs as function_logs
+import chalicelib.api.people as people
 import chalicelib.api.replay as replay
 import chalicelib.api.reports as reports
 import chalicelib.api.schedules as schedules
@@ -20,5 +21,5 @@ app.register_middleware(access_log, "http")  # outermost: it sees the answer as 
 app.register_middleware(spec_errors, "http")
 for module in (auth, lambdas, functions, deployments, events, invoke, openapi, secrets, domains, jobs, bots, web_ui):
     app.register_blueprint(module.bp)
-for module in (function_logs, reports, email_reports, replay, schedules):
+for module in (function_logs, reports, email_reports, replay, schedules, people):
     app.register_blueprint(module.bp)

@@ -47,6 +47,9 @@ COMPONENTS.update({
                            timeZone=NSTR, invocationBody={**_NULLABLE_OBJ, "properties": {"headers": ANY,
                                                                                            "payload": ANY}},
                            uuid=ANY, timestamp=ANY),
+    "SchedulePreviewRequest": obj(cronExpression=ANY, timeZone=ANY, count=ANY),
+    "SchedulePreview": obj(("cronExpression", "timeZone", "nextRuns"), cronExpression=STR, timeZone=STR,
+                           nextRuns=arr(STR), awsCron=STR),
     "ScheduleRun": obj(("dueAt", "status", "trigger"), dueAt=NSTR, startedAt=NSTR,
                        durationMs={"type": "number", "nullable": True}, status=STR, trigger=STR, missed=INT,
                        requestId=NSTR, errorCode=NSTR, errorMessage=NSTR),
@@ -55,6 +58,7 @@ _S, _ONE = "/api/account/{account_id}/schedules", "/api/account/{account_id}/sch
 OPERATIONS.update({
     ("GET", _S): (None, ok(arr(ref("Schedule")))),
     ("POST", _S): (json_body("ScheduleRequest"), ok(ref("Schedule"), "201")),
+    ("POST", _S + "/preview"): (json_body("SchedulePreviewRequest"), ok(ref("SchedulePreview"))),
     ("GET", _ONE): (None, ok(ref("Schedule"))),
     ("PUT", _ONE): (json_body("ScheduleRequest"), ok(ref("Schedule"))),
     ("DELETE", _ONE): (None, MESSAGE),
@@ -125,6 +129,17 @@ def create_schedule(account_id: str) -> Response:
     dialect = dialect_of(bp.current_request)
     schedule = services().schedules.create(who, changes(object_body(bp.current_request)), v1=dialect is Dialect.V1)
     return json_response(render(schedule, dialect), status=201)
+
+
+@route(bp, BASE + "/preview", ["POST"], tag="schedules", body="{cronExpression, timeZone?, count?: 1-20 (5)}",
+       summary="The next runs of a cron expression in a time zone, as the scheduler computes them (ours; the web "
+               "UI's cron helper)", responses={"200": "{cronExpression, timeZone, nextRuns: [ISO times], awsCron}",
+                                               "400": "invalid field (named)"})
+def preview_schedule(account_id: str) -> Response:
+    who = authenticate(bp.current_request, account_id)
+    body = object_body(bp.current_request)
+    count = {"count": body["count"]} if "count" in body else {}
+    return json_response(services().schedules.preview(who, body.get("cronExpression"), body.get("timeZone"), **count))
 
 
 @route(bp, BASE + "/{schedule_id}", ["GET"], summary="One schedule", tag="schedules")

@@ -1,5 +1,6 @@
-"""The web UI: static files from web/ at the repo root. ``/`` is the app; ``/ui/...`` its scripts, styles and the
-vendored third-party assets (web/vendor/NAME-VERSION/, cached for a year since a new version is a new path)."""
+"""The web UI: static files from chalicelib/web/ (inside chalicelib so `chalice package` ships them and the UI is
+served on AWS too). ``/`` is the app; ``/ui/...`` its scripts, styles and the vendored third-party assets
+(web/vendor/NAME-VERSION/, cached for a year since a new version is a new path)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,15 @@ from chalicelib.api._wire import route
 from chalicelib.domain.errors import NotFound
 
 bp = Blueprint(__name__)
-WEB_ROOT = Path(__file__).resolve().parents[2] / "web"
+WEB_ROOT = Path(__file__).resolve().parents[1] / "web"
 TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
          ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml", ".json": "application/json",
          ".txt": "text/plain; charset=utf-8", "": "text/plain; charset=utf-8"}
 IMMUTABLE = "public, max-age=31536000, immutable"
+# The API's own policy (api/middleware.py) forbids everything; the UI needs its own files and its API, nothing else:
+# no inline script, style attribute, handler or other origin (the app is written for that).
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+       "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 REVALIDATE = "no-cache"  # the app's own files: always asked again, answered 304 while the ETag holds
 
 _cache: dict[Path, tuple[int, str, str]] = {}  # path -> (mtime_ns, text, etag); replaced when the file changes
@@ -45,6 +50,7 @@ def _serve(*parts: str) -> Response:
     text, etag = _read(path)
     headers: dict[str, str | list[str]] = {
         "Content-Type": TYPES[path.suffix], "ETag": etag, "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": CSP,
         "Cache-Control": IMMUTABLE if parts[0] == "vendor" else REVALIDATE}
     if bp.current_request.headers.get("if-none-match") == etag:
         return Response(body="", status_code=304, headers={k: v for k, v in headers.items() if k != "Content-Type"})

@@ -228,6 +228,16 @@ class SecretExists(Conflict):
     v1_code = v2_code = "com.liveperson.faas.secret.already-exists"  # ours
 
 
+class UserExists(Conflict):
+    template = "User {login} exists on this account"
+    v1_code = v2_code = "com.liveperson.faas.user.already-exists"  # ours
+
+
+class AppKeyExists(Conflict):
+    template = "App key {name} exists on this account: revoke it or pick another name"
+    v1_code = v2_code = "com.liveperson.faas.appkey.already-exists"  # ours
+
+
 class DomainNotFound(NotFound):
     template = "There is no allowlisted domain with id {id} on this account"
     v1_code = v2_code = "com.liveperson.faas.proxy-settings.not-found"  # ours

@@ -47,6 +47,9 @@ SECRET_KEY_MAX = 100
 REQUEST_BODY_MAX = 1_048_576
 TOKEN_TTL_S = 3600  # > 30 min, or LivePerson's client refetches on every call (external-invocation.md §2.1)
 USER_TOKEN_TTL_S = 12 * 3600
+PASSWORD_MIN = 8  # ours: a user's password, set by an admin (CLI or API)
+LOGIN_MAX = 100
+APP_KEY_NAME_MAX = 100
 
 # ours: what a JSON body may be (deeper or odder documents answer 400, never 500)
 JSON_DEPTH_MAX = 64  # nested arrays/objects; LivePerson payloads are a few levels deep

@@ -143,6 +143,7 @@ class User(Document):
     password_hash: str
     roles: list[str]
     created_at: str = ""
+    disabled: bool = False  # an admin disabled it: no login, its tokens refused (kept, unlike a revoked user)
 
 
 @dataclass(frozen=True)

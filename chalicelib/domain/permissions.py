@@ -50,6 +50,11 @@ ALLOWED: Mapping[tuple[str, Action], frozenset[Role]] = {
     ("bot", Action.READ): frozenset({A, D}),
     ("bot", Action.WRITE): frozenset({A}),
     ("bot", Action.INVOKE): frozenset({A, D}),  # Test Connection
+    # fngate's own: the account's users and app keys (as `fngate admin users|app-keys` does on the data dir)
+    ("user", Action.READ): frozenset({A}),
+    ("user", Action.WRITE): frozenset({A}),
+    ("appKey", Action.READ): frozenset({A}),
+    ("appKey", Action.WRITE): frozenset({A}),
 }
 
 INVOKE_SCOPE = "faas.lambda.invoke"

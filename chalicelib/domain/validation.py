@@ -10,6 +10,7 @@ from typing import Any
 
 from chalicelib.domain import limits
 from chalicelib.domain.errors import BadInput, InterfaceWrong, ValidationFailed
+from chalicelib.domain.permissions import SCOPES, Role
 from chalicelib.domain.runtimes import Runtime
 
 _NAME = re.compile(limits.NAME_PATTERN)
@@ -142,3 +143,50 @@ def validate_memory(value: Any, ceiling: int) -> int:
     if value != 0 and not limits.MIN_MEMORY_MB <= value <= ceiling:
         raise ValidationFailed(detail=f"memoryMB must be between {limits.MIN_MEMORY_MB} and {ceiling}")
     return value
+
+
+# -- people and app keys of an account (fngate admin users|app-keys, and the admin routes) -----------------------------
+_LOGIN = re.compile(r"^[A-Za-z0-9@._+-]+$")
+
+
+def validate_login(login: Any) -> str:
+    require_type(login, str, "login")
+    if not login or len(login) > limits.LOGIN_MAX or not _LOGIN.match(login):
+        raise ValidationFailed(detail=f"login must be 1-{limits.LOGIN_MAX} characters of letters, digits, '@', '.', "
+                                      f"'_', '+' or '-' (got {login[:60]!r})")
+    return login
+
+
+def validate_password(password: Any) -> str:
+    require_type(password, str, "password")
+    if len(password) < limits.PASSWORD_MIN or len(password) > 1024:
+        raise ValidationFailed(detail=f"the password must have {limits.PASSWORD_MIN}-1024 characters")
+    return password
+
+
+def validate_roles(roles: Any) -> list[str]:
+    """At least one role of spec §8, each once, in the matrix's order."""
+    require_type(roles, list, "roles")
+    known = [r.value for r in Role]
+    wrong = [r for r in roles if r not in known]
+    if not roles or wrong:
+        raise ValidationFailed(detail=f"roles must be a non-empty list of {', '.join(known)} (got "
+                                      f"{wrong[:3] or roles})")
+    return [r for r in known if r in roles]
+
+
+def validate_scopes(scopes: Any) -> list[str]:
+    require_type(scopes, list, "scopes")
+    known = sorted(SCOPES)
+    wrong = [s for s in scopes if s not in known]
+    if not scopes or wrong:
+        raise ValidationFailed(detail=f"scopes must be a non-empty list of {', '.join(known)} (got "
+                                      f"{wrong[:3] or scopes})")
+    return [s for s in known if s in scopes]
+
+
+def validate_app_key_name(name: Any) -> str:
+    require_type(name, str, "name")
+    if not name.strip() or len(name) > limits.APP_KEY_NAME_MAX or not name.isprintable():
+        raise ValidationFailed(detail=f"an app key's name must be 1-{limits.APP_KEY_NAME_MAX} printable characters")
+    return name.strip()

@@ -32,6 +32,7 @@ from chalicelib.services.invocations import InvocationService
 from chalicelib.services.jobs import JobService
 from chalicelib.services.limiter import AccountLimiter
 from chalicelib.services.logs import LogService
+from chalicelib.services.people import PeopleService
 from chalicelib.services.provisioning import ProvisioningService
 from chalicelib.services.records import InvocationRecorder
 from chalicelib.services.replay import ReplayService
@@ -76,6 +77,11 @@ class Services:
     scheduler: Any = None  # the LocalScheduler (FNGATE_SCHEDULER=local), started by start_background
     bots: Any = None  # BotService (Third-Party Bots connector)
     _periodic: list[Any] = field(default_factory=list)
+
+    @property
+    def people(self) -> PeopleService:
+        """The account's users and app keys for its admins (over IdentityService, as the CLI uses it)."""
+        return PeopleService(self.identity)
 
     def start_background(self) -> None:
         """What a long-running local gateway runs beside its requests: the job runner (``FNGATE_JOBS=background``)

@@ -16,9 +16,24 @@ from chalicelib.crypto.envelope import Keyring, open_envelope, seal
 from chalicelib.crypto.passwords import dummy_hash, hash_password, verify_password
 from chalicelib.crypto.tokens import KeySet, TokenSigner
 from chalicelib.domain import limits
-from chalicelib.domain.errors import BadInput, Forbidden, InvalidClient, NotAuthenticated, VersionConflict
+from chalicelib.domain.errors import (
+    AppKeyExists,
+    BadInput,
+    Forbidden,
+    InvalidClient,
+    NotAuthenticated,
+    UserExists,
+    VersionConflict,
+)
 from chalicelib.domain.models import Account, AppKey, User
 from chalicelib.domain.permissions import ALL_ROLES, INVOKE_SCOPE, Principal, Role
+from chalicelib.domain.validation import (
+    validate_app_key_name,
+    validate_login,
+    validate_password,
+    validate_roles,
+    validate_scopes,
+)
 from chalicelib.services.throttle import Throttle, audit, client_keys, login_keys
 from chalicelib.storage.base import MUST_NOT_EXIST, Delete, Put, Query, Record, Store
 
@@ -127,17 +142,27 @@ class IdentityService:
 
     # -- users ----------------------------------------------------------------------------------------------------
     def create_user(self, account_id: str, login: str, password: str | None, roles: Any) -> User:
-        """A user; without a password it can only use tokens issued by `fngate admin` (no login)."""
-        if not login or len(login) > 100:
-            raise BadInput(detail="login name must be 1-100 characters")
+        """A user; without a password it can only use tokens issued by `fngate admin` (no login). The one place for
+        the rules of a new user (the CLI and the admin routes both come here)."""
+        login = validate_login(login)
+        if password is not None:
+            validate_password(password)
+        roles = validate_roles(list(roles) if isinstance(roles, tuple | set | frozenset) else roles)
+        if self.find_user(account_id, login) is not None:
+            raise UserExists(login=login)
         user = User(account_id=account_id, user_id=str(uuid.uuid4()), login_name=login,
-                    password_hash=hash_password(password) if password else "",
-                    roles=[Role(r).value for r in roles], created_at=self._clock.iso())
-        self._store.put("login", account_id, login.lower(), {"user_id": user.user_id}, expected_version=MUST_NOT_EXIST)
+                    password_hash=hash_password(password) if password else "", roles=roles,
+                    created_at=self._clock.iso())
+        try:
+            self._store.put("login", account_id, login.lower(), {"user_id": user.user_id},
+                            expected_version=MUST_NOT_EXIST)
+        except VersionConflict:
+            raise UserExists(login=login) from None
         self._store.put("user", account_id, user.user_id, user.to_dict())
         return user
 
     def set_password(self, account_id: str, login: str, password: str) -> User:
+        validate_password(password)
         user = self.find_user(account_id, login)
         if user is None:
             raise BadInput(detail=f"no user {login} on account {account_id}")
@@ -149,6 +174,22 @@ class IdentityService:
         pointer = self._store.get("login", account_id, login.lower())
         record = pointer and self._store.get("user", account_id, pointer.data["user_id"])
         return User.from_dict(record.data) if record else None
+
+    def get_user(self, account_id: str, user_id: str) -> User | None:
+        record = self._store.get("user", account_id, user_id)
+        return User.from_dict(record.data) if record else None
+
+    def set_disabled(self, account_id: str, user_id: str, disabled: bool) -> User | None:
+        """Disable (or enable again) a user: a disabled one cannot log in and its tokens stop working within
+        _PRINCIPAL_TTL_S; unlike delete_user it keeps the user, its login name and roles."""
+        record = self._store.get("user", account_id, user_id)
+        if record is None:
+            return None
+        data = {**record.data, "disabled": bool(disabled)}
+        self._store.put("user", account_id, user_id, data, expected_version=record.version)
+        with self._lock:  # this process stops trusting its cached check at once; others within _PRINCIPAL_TTL_S
+            self._seen.pop(("user", account_id, user_id), None)
+        return User.from_dict(data)
 
     def user_token(self, user: User, *, ttl_s: int = limits.USER_TOKEN_TTL_S) -> str:
         return self._signer.sign({"iss": "fngate", "typ": "user", "sub": user.user_id, "aud": user.account_id,
@@ -164,10 +205,10 @@ class IdentityService:
         self._throttle.check(keys)
         user = self.find_user(account_id, username)
         stored = user.password_hash if user is not None and user.password_hash else dummy_hash()
-        if not verify_password(password, stored) or user is None or not user.password_hash:
+        if not verify_password(password, stored) or user is None or not user.password_hash or user.disabled:
             self._throttle.failed(keys)
             audit(self._store, self._clock, account_id, "login.failed", login=username[:100], address=address,
-                  reason="unknown user" if user is None else "wrong password")
+                  reason="unknown user" if user is None else "disabled" if user.disabled else "wrong password")
             raise NotAuthenticated(detail="Invalid username or password")
         self._throttle.succeeded(keys[0])
         session_id, csrf = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
@@ -193,6 +234,10 @@ class IdentityService:
 
     def create_app_key(self, account_id: str, name: str, scopes: list[str], *,
                        retrievable: bool = False) -> tuple[AppKey, str]:
+        """A new app key (one per external system: its name is unique in the account) and its secret."""
+        name, scopes = validate_app_key_name(name), validate_scopes(scopes)
+        if self._find_app_key_by_name(account_id, name) is not None:
+            raise AppKeyExists(name=name)
         client_id, secret = secrets.token_hex(16), secrets.token_urlsafe(32)
         context = {"account": account_id, "app-key": client_id}
         sealed = seal(self._keyring, secret.encode(), context) if retrievable else {}
@@ -300,8 +345,11 @@ class IdentityService:
             if self._seen.get(cache_key, 0.0) > now:
                 return
         kind = "appkey" if who.kind == "app" else "user"
-        if self._store.get(kind, who.account_id, who.subject) is None:
+        record = self._store.get(kind, who.account_id, who.subject)
+        if record is None:
             raise NotAuthenticated(detail="The credentials behind this token were revoked")
+        if record.data.get("disabled"):
+            raise NotAuthenticated(detail="The user behind this token is disabled")
         with self._lock:
             if len(self._seen) > 10_000:
                 self._seen.clear()

@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 DUE_KIND, DUE_PK = "schedule-due", "due"
 RUN_JOB, SYNC_JOB = "schedule-run", "schedule-sync"
 CATCH_UP_GRACE_S = 60.0
+PREVIEW_RUNS, PREVIEW_MAX = 5, 20  # the cron helper's next runs
 EARLY_S = 5.0  # an EventBridge delivery up to this early claims the slot (clock skew)
 _RETRIES = 5
 _NOTIFY_EVERY = 10
@@ -119,6 +120,17 @@ class ScheduleService:
         records = self._store.query(Query(RUN_KIND, run_pk(who.account_id, schedule_id), reverse=True,
                                           limit=rules.RUNS_KEPT))
         return [Run.from_dict(r.data) for r in records]
+
+    def preview(self, who: Principal, cron: Any, time_zone: Any, count: Any = PREVIEW_RUNS) -> dict[str, Any]:
+        """The next ``count`` slots of an expression in a time zone, by the rules and the slot finder the scheduler
+        itself uses (the web UI's cron helper asks here instead of knowing cron)."""
+        require(who, "schedule", Action.READ)
+        if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= PREVIEW_MAX:
+            raise invalid("count", f"a whole number from 1 to {PREVIEW_MAX}")
+        text, tz = rules.parse_cron(cron).text, rules.parse_time_zone(time_zone)
+        runs = rules.slots_between(text, tz, self._clock.now(), float("inf"), count)
+        return {"cronExpression": text, "timeZone": tz, "nextRuns": [rules.iso(at) for at in runs],
+                "awsCron": rules.aws_cron(text)}
 
     def _get(self, account_id: str, schedule_id: str) -> tuple[Schedule, int]:
         record = self._store.get(KIND, account_id, schedule_id)

@@ -18,7 +18,7 @@ PARAMS = {"account_id": ACCOUNT, "uuid": "00000000-0000-4000-8000-000000000000",
           "deployment_id": "7", "key": "no-such-secret", "domain_id": "7", "job_id": "no-such-job",
           "bot_id": "no-such-bot", "email": "nobody@example.com", "request_id": "no-such-request",
           "folder": "vendor", "package": "no-such-package", "name": "no-such-file.js",
-          "schedule_id": "no-such-schedule"}
+          "schedule_id": "no-such-schedule", "user_id": "no-such-user", "client_id": "no-such-key"}
 
 
 def _path(template: str) -> str:

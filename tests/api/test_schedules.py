@@ -231,3 +231,40 @@ def test_putting_back_what_get_answered_changes_nothing_in_either_dialect(api):
     v1 = body(api.dev("GET", path + "?v=1"))
     assert body(api.dev("PUT", path + "?v=1", {"timestamp": 0, **v1})) == v1
     assert body(api.dev("GET", path)) == created
+
+
+def test_the_preview_gives_the_next_five_runs_in_the_time_zone_as_the_scheduler_computes_them(api, clock):
+    from chalicelib.domain import schedules as rules
+
+    res = api.dev("POST", f"{BASE}/schedules/preview", {"cronExpression": "30 9 * * mon-fri",
+                                                       "timeZone": "America/New_York"})
+    assert res.status_code == 200, res.body
+    got = body(res)
+    assert got["cronExpression"] == "30 9 * * MON-FRI" and got["timeZone"] == "America/New_York"
+    expected, at = [], clock.now()
+    for _ in range(5):
+        at = rules.next_due("30 9 * * MON-FRI", "America/New_York", at)
+        expected.append(rules.iso(at))
+    assert got["nextRuns"] == expected
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+    for text in got["nextRuns"]:
+        local = datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(ZoneInfo("America/New_York"))
+        assert (local.hour, local.minute) == (9, 30) and local.weekday() < 5
+    assert got["awsCron"].startswith("cron(")
+
+
+@pytest.mark.parametrize(("payload", "named"), [({"cronExpression": "* * *"}, "cronExpression"),
+                                                ({"cronExpression": "* * * * *", "timeZone": "Mars/Base"}, "timeZone"),
+                                                ({"cronExpression": "* * * * *", "count": 0}, "count"),
+                                                ({"cronExpression": "* * * * *", "count": 21}, "count")])
+def test_the_preview_names_what_is_wrong(api, payload, named):
+    res = api.dev("POST", f"{BASE}/schedules/preview", payload)
+    assert res.status_code == 400
+    assert named in body(res)["message"]
+
+
+def test_the_preview_counts_up_to_twenty_runs(api):
+    got = body(api.call("POST", f"{BASE}/schedules/preview", api.creds["invocationToken"],
+                        {"cronExpression": "*/10 * * * *", "count": 20}))
+    assert len(got["nextRuns"]) == 20 and got["timeZone"] == "Etc/UTC"

@@ -1,4 +1,4 @@
-"""The web UI's static files: content types, caching, conditional requests and nothing outside web/."""
+"""The web UI's static files: content types, caching, conditional requests and nothing outside chalicelib/web/."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ def test_root_serves_the_app_revalidated_every_time(client: Client) -> None:
     assert res.headers["Content-Type"] == "text/html; charset=utf-8"
     assert res.headers["Cache-Control"] == "no-cache"
     assert b'<script type="module" src="/ui/js/app.js">' in res.body
+    # its own policy, not the API's default-src 'none' (under which the browser would load nothing)
+    assert res.headers["Content-Security-Policy"].startswith("default-src 'self'; script-src 'self';")
 
 
 def test_an_unchanged_file_answers_304(client: Client) -> None:

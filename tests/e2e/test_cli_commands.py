@@ -220,6 +220,15 @@ def test_admin_users_create_list_rotate_revoke(cli: Cli, gateway: Gateway) -> No
     assert rotated["generatedPassword"] != made["generatedPassword"]
     cli.fails(Exit.AUTH, "login", "--url", gateway.url, "--account", ACCOUNT, "--user", "cmd-u1",
               "--password-stdin", "--profile", "u1", stdin=made["generatedPassword"])
+    # disabled: kept (the same user the admin routes disable), but no login; enabled again, it logs in
+    assert json.loads(admin(cli, gateway, "users", "disable", "--login", "cmd-u1", "--json").stdout)["disabled"]
+    cli.fails(Exit.AUTH, "login", "--url", gateway.url, "--account", ACCOUNT, "--user", "cmd-u1",
+              "--password-stdin", "--profile", "u1", stdin=rotated["generatedPassword"])
+    listed = json.loads(admin(cli, gateway, "users", "list", "--json").stdout)
+    assert next(u for u in listed if u["login"] == "cmd-u1")["disabled"] is True
+    admin(cli, gateway, "users", "enable", "--login", "cmd-u1")
+    cli.ok("login", "--url", gateway.url, "--account", ACCOUNT, "--user", "cmd-u1", "--password-stdin",
+           "--profile", "u1", stdin=rotated["generatedPassword"])
     admin(cli, gateway, "users", "revoke", "--login", "cmd-u1")
     deadline = time.time() + 15  # a revoked user's tokens stop within the gateway's principal cache time
     while cli("get", "functions", "--profile", "u1").returncode != Exit.AUTH:

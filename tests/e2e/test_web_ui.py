@@ -11,10 +11,10 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import pytest
 
+from chalicelib.api.ui import CSP
 from tests.e2e.conftest import ACCOUNT, Gateway, fngate, start_gateway, stop_gateway
 
 pytestmark = pytest.mark.slow
@@ -26,8 +26,6 @@ if CHROMIUM is None:
 LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 AXE = "/ui/vendor/axe-core-4.14.1/axe.min.js"
-# The UI must work under a strict policy: no inline script, style attribute or event handler anywhere.
-CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; object-src 'none'"
 DEV_LOGIN, DEV_PASSWORD = "dev-ui", "correct horse battery staple"
 ADMIN_LOGIN, ADMIN_PASSWORD = "admin-ui", "admin horse battery staple"
 NODE_OK = "function lambda(input, callback) {\n  console.info('hello from the test');\n  callback(null, {hi: 1});\n}\n"
@@ -63,17 +61,11 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def new_page(browser: Any, gateway: Gateway) -> Any:
     context = browser.new_context(viewport={"width": 1280, "height": 800}, base_url=gateway.url)
     context.set_default_timeout(15_000)
-    context.route(lambda url: urlparse(url).path == "/", _with_csp)
     page = context.new_page()
     page.errors = []
     page.on("pageerror", lambda err: page.errors.append(str(err)))
     page.on("console", lambda msg: "Content Security Policy" in msg.text and page.errors.append(msg.text))
     return page
-
-
-def _with_csp(route: Any) -> None:
-    response = route.fetch()
-    route.fulfill(response=response, headers={**response.headers, "content-security-policy": CSP})
 
 
 def login_with_password(page: Any) -> None:
@@ -103,6 +95,13 @@ def check_section(page: Any, shots: Path, name: str) -> None:
         .map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map(n => n.target.join(" "))}))""")
     assert violations == [], (name, violations)
     assert page.errors == [], (name, page.errors)
+    # readable from a 1280x800 laptop to a 1920-wide monitor: nothing runs off the side at either width
+    size = page.viewport_size
+    for width in (1280, 1920):
+        page.set_viewport_size({"width": width, "height": 800 if width == 1280 else 1080})
+        wide = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+        assert wide <= 0, (name, width, wide)
+    page.set_viewport_size(size)
 
 
 def go(page: Any, section: str) -> None:
@@ -125,6 +124,8 @@ def test_the_app_is_served_with_content_types_and_caching(gateway: Gateway) -> N
     with urllib.request.urlopen(gateway.url + "/") as res:
         assert res.headers["Content-Type"] == "text/html; charset=utf-8"
         assert res.headers["Cache-Control"] == "no-cache"
+        # the UI runs under the gateway's own strict policy: no inline script, style attribute or handler anywhere
+        assert res.headers["Content-Security-Policy"] == CSP
         etag = res.headers["ETag"]
     again = urllib.request.Request(gateway.url + "/", headers={"If-None-Match": etag})
     try:
@@ -386,3 +387,212 @@ def test_bot_simulator_shows_the_validated_outbound_events(browser: Any, gateway
     expect(conversation.get_by_text("Bot: ping from the simulator")).to_be_visible()
     check_section(page, shots, "bots-simulator")
     page.close()
+
+
+def app_token(gateway: Gateway) -> str:
+    form = f"grant_type=client_credentials&client_id={gateway.creds['clientId']}&" \
+           f"client_secret={gateway.creds['clientSecret']}"
+    status, body, _ = gateway.request("POST", f"/sentinel/api/account/{ACCOUNT}/app/token?v=2.0", raw=form.encode(),
+                                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 200, body
+    return body["access_token"]
+
+
+def invoke(gateway: Gateway, uuid: str, token: str) -> Any:
+    status, body, _ = gateway.request("POST", f"/api/account/{ACCOUNT}/lambdas/{uuid}/invoke?v=1", token=token,
+                                      body={"timestamp": 0, "headers": [], "payload": {"n": 1}})
+    assert status == 200, body
+    return body
+
+
+def test_developer_schedules_a_function_runs_it_reads_its_logs_and_replays_it(
+        browser: Any, gateway: Gateway, shots: Path) -> None:
+    uuid = create_deployed(gateway, "ui-scheduled")
+    page = new_page(browser, gateway)
+    login_with_password(page)
+    # keep the inputs of its invocations, so a run can be replayed
+    page.goto(f"/#/deployments/{uuid}/test")
+    expect(page.get_by_role("heading", name="Test ui-scheduled")).to_be_visible()
+    page.get_by_label(re.compile("Keep the inputs of invocations")).check()
+    expect(page.get_by_role("status").filter(has_text="kept for 7 days")).to_be_visible()
+    # a schedule, with the cron helper
+    go(page, "Schedules")
+    check_section(page, shots, "schedules-empty-developer")
+    page.get_by_role("link", name="Create a schedule").click()
+    expect(page.get_by_role("heading", name="Create a schedule", level=1)).to_be_visible()
+    page.get_by_label("Function", exact=True).select_option(label="ui-scheduled (Productive)")
+    page.get_by_label("Cron expression").fill("61 * * * *")
+    expect(page.locator("#schedule-preview-error")).to_contain_text("minute field")
+    page.get_by_label("Cron expression").fill("30 9 * * MON-FRI")
+    page.get_by_label("Time zone").select_option("America/New_York")
+    expect(page.get_by_role("heading", name="Next five runs in America/New_York")).to_be_visible()
+    runs = page.get_by_role("list", name="Next five runs").get_by_role("listitem")
+    expect(runs).to_have_count(5)
+    status, want, _ = gateway.request("POST", f"/api/account/{ACCOUNT}/schedules/preview",
+                                      token=gateway.creds["developerToken"],
+                                      body={"cronExpression": "30 9 * * MON-FRI", "timeZone": "America/New_York"})
+    assert status == 200, want
+    for item, at in zip(runs.all_inner_texts(), want["nextRuns"], strict=True):
+        assert "09:30" in item and at[:16].replace("T", " ") + " UTC" in item, (item, at)
+    check_section(page, shots, "schedule-create")
+    page.get_by_role("button", name="Create schedule").click()
+    expect(page.get_by_role("heading", name="Schedule of ui-scheduled")).to_be_visible()
+    expect(page.get_by_role("status").filter(has_text="Schedule saved: 30 9 * * MON-FRI in America/New_York")) \
+        .to_be_visible()
+    # run now: the history shows the run, with a link to its logs
+    page.get_by_role("button", name="Run now").click()
+    history = page.get_by_role("region", name="Run history")
+    expect(history.get_by_text("SUCCEEDED")).to_be_visible()
+    check_section(page, shots, "schedule-history")
+    page.get_by_role("button", name="Disable").click()
+    expect(page.get_by_role("status").filter(has_text="The schedule is disabled")).to_be_visible()
+    go(page, "Schedules")
+    expect(page.get_by_role("cell", name="Disabled")).to_be_visible()
+    page.get_by_role("button", name=re.compile("Enable schedule ui-scheduled")).click()
+    expect(page.get_by_role("cell", name="Enabled")).to_be_visible()
+    check_section(page, shots, "schedules-developer-list")
+    page.get_by_role("link", name=re.compile("Schedule ui-scheduled")).click()
+    history.get_by_role("link", name=re.compile("Logs of request")).click()
+    # the logs of that run, found by its request id
+    expect(page.get_by_role("heading", name="Logs", level=1)).to_be_visible()
+    expect(page.get_by_role("cell", name="hello from the test")).to_be_visible()
+    check_section(page, shots, "logs-request")
+    page.get_by_label("Request id").fill("")
+    page.get_by_label("Text", exact=True).fill("no such text anywhere")
+    page.get_by_role("button", name="Search").click()
+    expect(page.get_by_role("status").filter(has_text="No log entry matches")).to_be_visible()
+    page.get_by_label("Text", exact=True).fill("hello")
+    page.get_by_label("Error", exact=True).check()
+    page.get_by_role("button", name="Search").click()
+    expect(page.get_by_role("status").filter(has_text="No log entry matches")).to_be_visible()
+    page.get_by_label("Error", exact=True).uncheck()
+    page.get_by_label("Info", exact=True).check()
+    page.get_by_role("button", name="Search").click()
+    expect(page.get_by_role("cell", name="hello from the test")).to_be_visible()
+    # export: the selected function's logs as CSV, as lpf logs gets them
+    expect(page.get_by_role("button", name="Export")).to_be_disabled()
+    page.get_by_label("Function", exact=True).select_option(label="ui-scheduled")
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Export").click()
+    exported = Path(info.value.path()).read_text()
+    assert exported.startswith("timestamp,level,message,extras,requestId,functionUuid\n"), exported[:200]
+    assert "hello from the test" in exported and uuid in exported
+    page.get_by_label("From", exact=True).fill("2020-01-01T00:00")
+    page.get_by_role("button", name="Search").click()
+    expect(page.get_by_role("alert").filter(has_text="at most 7 days")).to_be_visible()
+    # replay the kept run on the test page
+    page.goto(f"/#/deployments/{uuid}/test")
+    page.get_by_role("button", name=re.compile("Replay ")).first.click()
+    expect(page.get_by_role("heading", name="Same result as the original")).to_be_visible()
+    expect(page.get_by_role("region", name="Replay result")).to_contain_text('"hi": 1')
+    check_section(page, shots, "replay")
+    page.close()
+
+
+def test_home_shows_this_months_invocations_errors_and_the_slowest_functions(
+        browser: Any, gateway: Gateway, shots: Path) -> None:
+    fast = create_deployed(gateway, "ui-fast")
+    slow = create_deployed(gateway, "ui-slow", NODE_OK.replace("callback(null, {hi: 1});",
+                                                               "setTimeout(() => callback(null, 1), 200);"))
+    token = app_token(gateway)
+    for _ in range(3):
+        invoke(gateway, fast, token)
+        invoke(gateway, slow, token)
+    page = new_page(browser, gateway)
+    login_with_password(page)
+    usage = page.get_by_role("group", name="This month")
+    expect(usage).to_contain_text("Invocations")
+    figures = re.match(r"(\d+)Invocations(\d+) \([\d.]+ %\)Errors", usage.inner_text().replace("\n", ""))
+    assert figures and int(figures[1]) >= 6, usage.inner_text()  # these six, and any of other tests
+    slowest = page.get_by_role("table", name="Slowest functions")
+    expect(slowest.get_by_role("row").nth(1)).to_contain_text("ui-slow")
+    expect(slowest).to_contain_text("ui-fast")
+    check_section(page, shots, "home-figures")
+    page.close()
+
+
+def test_admin_manages_email_reports_users_and_app_keys(browser: Any, gateway: Gateway, shots: Path) -> None:
+    admin = new_page(browser, gateway)
+    login_with_token(admin, gateway.creds["adminToken"])
+    go(admin, "Settings")
+    admin.get_by_label("Send email reports").check()
+    admin.get_by_label("Frequency").select_option("weekly")
+    admin.get_by_role("button", name="Save report settings").click()
+    expect(admin.get_by_role("status").filter(has_text="Email reports are sent weekly")).to_be_visible()
+    admin.get_by_label("Recipient's email").fill("not an email")
+    admin.get_by_role("button", name="Add recipient").click()
+    expect(admin.get_by_role("alert").filter(has_text="email")).to_be_visible()
+    admin.get_by_label("Recipient's email").fill("ops@example.com")
+    admin.get_by_role("button", name="Add recipient").click()
+    expect(admin.get_by_role("cell", name="ops@example.com", exact=True)).to_be_visible()
+    # a user with a generated password, shown once, who can log in with it
+    admin.get_by_label("Login", exact=True).fill("ui-viewer")
+    admin.get_by_label("FaaS-Developer").uncheck()
+    admin.get_by_label("FaaS-Invocation").check()
+    admin.get_by_role("button", name="Add user").click()
+    once = admin.get_by_role("alert").filter(has_text="The password of ui-viewer")
+    expect(once).to_be_visible()
+    password = once.locator("dd").nth(1).inner_text()
+    expect(admin.get_by_role("cell", name="ui-viewer", exact=True)).to_be_visible()
+    admin.get_by_label("Login", exact=True).fill("UI-Viewer")  # the same login again, in other letters
+    admin.get_by_role("button", name="Add user").click()
+    expect(admin.get_by_role("alert").filter(has_text="exists")).to_be_visible()
+    # an app key: the secret shown once works for a token, then the key is revoked
+    admin.get_by_label("External system").fill("ui-crm")
+    admin.get_by_role("button", name="Create app key").click()
+    creds = admin.get_by_role("alert").filter(has_text="The credentials of ui-crm").locator("dd")
+    client_id, secret = creds.nth(0).inner_text(), creds.nth(1).inner_text()
+    form = f"grant_type=client_credentials&client_id={client_id}&client_secret={secret}".encode()
+    token_path = f"/sentinel/api/account/{ACCOUNT}/app/token?v=2.0"
+    form_type = {"Content-Type": "application/x-www-form-urlencoded"}
+    assert gateway.request("POST", token_path, raw=form, headers=form_type)[0] == 200
+    check_section(admin, shots, "settings-admin-people")
+    admin.get_by_role("button", name="Revoke app key ui-crm").click()
+    admin.get_by_role("button", name="Confirm: Revoke app key ui-crm").click()
+    expect(admin.get_by_role("status").filter(has_text="App key ui-crm is revoked")).to_be_visible()
+    assert gateway.request("POST", token_path, raw=form, headers=form_type)[0] == 401
+    # the new FaaS-Invocation user: logs in, reads, may not schedule; disabled, it is logged out
+    viewer = new_page(browser, gateway)
+    viewer.goto("/")
+    viewer.get_by_label("Account", exact=True).fill(ACCOUNT)
+    viewer.get_by_label("User", exact=True).fill("ui-viewer")
+    viewer.get_by_label("Password", exact=True).fill(password)
+    viewer.get_by_role("button", name="Log in").click()
+    expect(viewer.get_by_role("heading", name="Home", level=1)).to_be_visible()
+    go(viewer, "Schedules")
+    expect(viewer.get_by_text("Read only: FaaS-Developer and FaaS-Admin manage schedules.")).to_be_visible()
+    expect(viewer.get_by_role("link", name="Create a schedule")).to_have_count(0)
+    check_section(viewer, shots, "schedules-invocation")
+    go(viewer, "Settings")
+    expect(viewer.get_by_role("heading", name="Users")).to_have_count(0)
+    admin.get_by_role("button", name="Disable user ui-viewer").click()
+    expect(admin.get_by_role("status").filter(has_text="ui-viewer is disabled")).to_be_visible()
+    # every gateway process stops trusting the user within seconds (the one that disabled it, at once): moving
+    # between sections, the viewer is logged out with a sentence on the first answer that refuses its token
+    login_heading = viewer.get_by_role("heading", name="Log in to fngate")
+    shown = viewer.get_by_role("heading", level=1, name=re.compile("^(Logs|Home|Log in to fngate)$"))
+    for attempt in range(100):
+        if login_heading.count():
+            break
+        try:
+            viewer.get_by_role("navigation", name="Sections").get_by_role(
+                "link", name=("Logs", "Home")[attempt % 2], exact=True).click(timeout=1000)
+        except sync_api.Error:
+            continue  # logged out meanwhile
+        expect(shown).to_be_visible()
+        viewer.wait_for_timeout(100)
+    expect(login_heading).to_be_visible()
+    expect(viewer.get_by_role("alert")).to_contain_text("log in again")
+    admin.get_by_role("button", name="Enable user ui-viewer").click()
+    expect(admin.get_by_role("status").filter(has_text="ui-viewer can log in again")).to_be_visible()
+    viewer.close()
+    admin.close()
+    # a developer sees the reports, adds no settings, and sees no users or app keys
+    dev = new_page(browser, gateway)
+    login_with_password(dev)
+    go(dev, "Settings")
+    expect(dev.get_by_text("Reports are sent weekly. A FaaS-Admin changes this.")).to_be_visible()
+    expect(dev.get_by_role("cell", name="ops@example.com", exact=True)).to_be_visible()
+    expect(dev.get_by_role("heading", name="App keys")).to_have_count(0)
+    expect(dev.get_by_text("Users and app keys are managed by a FaaS-Admin.")).to_be_visible()
+    dev.close()

@@ -16,6 +16,7 @@ from chalicelib.devcli.commands import add_command
 from chalicelib.devcli.datadir import open_identity, require_store
 from chalicelib.devcli.errors import CliError, Exit, usage
 from chalicelib.devcli.output import Output
+from chalicelib.domain import limits
 
 ROLES = ["FaaS-Admin", "FaaS-Developer", "FaaS-Invocation"]
 SCOPES = ["faas.lambda.invoke", "faas.orchestrator.invoke"]
@@ -51,8 +52,8 @@ def _password(args: argparse.Namespace) -> tuple[str | None, bool]:
     """(password, generated): from stdin, generated, or none (token-only user)."""
     if getattr(args, "password_stdin", False):
         password = sys.stdin.readline().rstrip("\n")
-        if len(password) < 8:
-            raise usage("the password must have at least 8 characters")
+        if len(password) < limits.PASSWORD_MIN:
+            raise usage(f"the password must have at least {limits.PASSWORD_MIN} characters")
         return password, False
     if getattr(args, "generate_password", False):
         return secrets.token_urlsafe(18), True
@@ -61,7 +62,7 @@ def _password(args: argparse.Namespace) -> tuple[str | None, bool]:
 
 def _user_row(user: Any) -> dict[str, Any]:
     return {"login": user.login_name, "userId": user.user_id, "roles": user.roles,
-            "password": bool(user.password_hash), "createdAt": user.created_at}
+            "password": bool(user.password_hash), "disabled": user.disabled, "createdAt": user.created_at}
 
 
 def _key_row(key: Any) -> dict[str, Any]:
@@ -74,7 +75,7 @@ def users(args: argparse.Namespace, out: Output) -> int:
         ident = admin.identity
         if args.action == "list":
             out.table([_user_row(u) for u in ident.list_users(args.account)], ["login", "roles", "password",
-                                                                                "userId", "createdAt"])
+                                                                                "disabled", "userId", "createdAt"])
             return Exit.OK
         if not args.login:
             raise usage(f"fngate admin users {args.action} needs --login NAME")
@@ -87,6 +88,12 @@ def users(args: argparse.Namespace, out: Output) -> int:
             user = ident.create_user(args.account, args.login, password, args.role or ["FaaS-Developer"])
         elif user is None:
             raise CliError(f"no user {args.login} on account {args.account}", Exit.NOT_FOUND)
+        elif args.action in ("disable", "enable"):
+            user = ident.set_disabled(args.account, user.user_id, args.action == "disable")
+            out.result({**_user_row(user), "accountId": args.account}, f"{args.action.capitalize()}d user "
+                       f"{user.login_name}" + (": no login, its tokens stop working within seconds."
+                                               if user.disabled else ": it can log in again."))
+            return Exit.OK
         elif args.action == "revoke":
             ident.delete_user(args.account, args.login)
             out.result({**_user_row(user), "revoked": True}, f"Revoked user {args.login}: its tokens stop working "
@@ -142,8 +149,8 @@ def app_keys(args: argparse.Namespace, out: Output) -> int:
         admin.store.close()
 
 
-def _place(p: argparse.ArgumentParser) -> None:
-    p.add_argument("action", choices=["create", "list", "rotate", "revoke"])
+def _place(p: argparse.ArgumentParser, *more: str) -> None:
+    p.add_argument("action", choices=["create", "list", "rotate", "revoke", *more])
     p.add_argument("--data-dir", help="the gateway's data dir (default: $FNGATE_DATA_DIR or .fngate)")
     p.add_argument("--account", default="local", help="default: local")
     p.add_argument("--wait", type=float, default=0, metavar="SECONDS",
@@ -152,14 +159,17 @@ def _place(p: argparse.ArgumentParser) -> None:
 
 def register(admin_sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     common = [q for q in parents]
-    p = add_command(admin_sub, "users", users, "create, list, rotate (new password) or revoke users", """
+    p = add_command(admin_sub, "users", users, "create, list, rotate (new password), disable, enable or revoke users",
+                    """
         echo "$PASSWORD" | fngate admin users create --login dev --role FaaS-Developer --password-stdin
         fngate admin users create --login ci --role FaaS-Developer --generate-password --json
         fngate admin users list
         fngate admin users rotate --login dev        # prints a generated password once
+        fngate admin users disable --login dev       # kept, but no login; its tokens stop working
+        fngate admin users enable --login dev
         fngate admin users revoke --login dev
         """, common)
-    _place(p)
+    _place(p, "disable", "enable")
     p.add_argument("--login", help="the user's login name")
     p.add_argument("--role", action="append", choices=ROLES, help="repeatable (default FaaS-Developer)")
     p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")

@@ -9,6 +9,8 @@ import { renderEditor } from "./editor.js";
 import { renderDeployments, renderHistory, renderTest } from "./deployments.js";
 import { renderSettings } from "./settings.js";
 import { renderBots } from "./bots.js";
+import { renderSchedule, renderSchedules } from "./schedules.js";
+import { renderLogs } from "./logs.js";
 
 const SECTIONS = [
   ["home", "Home"], ["functions", "Functions"], ["deployments", "Deployments"], ["schedules", "Schedules"],
@@ -23,19 +25,14 @@ const ROUTES = [
   [/^deployments$/, renderDeployments],
   [/^deployments\/([\w-]+)$/, renderHistory],
   [/^deployments\/([\w-]+)\/test$/, renderTest],
-  [/^schedules$/, (main) => placeholder(main, "Schedules", "Scheduling functions with cron expressions")],
-  [/^logs$/, (main) => placeholder(main, "Logs", "Searching and exporting the logs of past invocations")],
+  [/^schedules$/, renderSchedules],
+  [/^schedules\/(new|[\w-]+)$/, renderSchedule],
+  [/^logs$/, renderLogs],
   [/^settings$/, renderSettings],
   [/^bots$/, renderBots],
 ];
 
 let cleanup = null;
-
-function placeholder(main, title, what) {
-  replace(main, h("h1", { tabindex: "-1" }, title),
-    h("p", { class: "note" }, `${what} needs an API this gateway does not offer yet. It is coming; this section will `
-      + "show it as soon as the gateway has it."));
-}
 
 function shell() {
   const s = current();

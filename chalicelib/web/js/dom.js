@@ -73,3 +73,26 @@ export function statusLine() {
   el.clear = () => { el.className = "status hidden"; el.textContent = ""; };
   return el;
 }
+
+// A long list drawn a page at a time (1,000 functions would be 1,000 rows to lay out before anything shows):
+// make(items) draws the shown ones; a button shows the next page and keeps the keyboard focus on the list.
+export const PAGE_ROWS = 100;
+
+export function paged(items, make, label) {
+  const holder = h("div", {});
+  let count = PAGE_ROWS;
+  const draw = (focus) => {
+    const left = items.length - count;
+    const more = left > 0 ? h("button", { type: "button", class: "secondary more", onclick: () => {
+      count += PAGE_ROWS;
+      draw(true);
+    } }, `Show ${Math.min(PAGE_ROWS, left)} more ${label} (${Math.min(count, items.length)} of ${items.length} shown)`)
+      : null;
+    replace(holder, make(items.slice(0, count)), more);
+    // the button again if there is more, else the first row it added
+    const added = holder.querySelectorAll("tbody tr")[count - PAGE_ROWS];
+    if (focus) (more || (added && added.querySelector("a, button")))?.focus();
+  };
+  draw(false);
+  return holder;
+}

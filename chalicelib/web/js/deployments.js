@@ -2,7 +2,7 @@
 // deployment, a function's deployment history, and the test page.
 
 import { api, ApiError } from "./api.js";
-import { badge, codeBlock, errorBox, h, pretty, replace, statusLine, when } from "./dom.js";
+import { badge, codeBlock, errorBox, h, paged, pretty, replace, statusLine, when } from "./dom.js";
 import { can } from "./session.js";
 
 const MOVING = new Set(["deploying", "redeploying", "undeploying"]);
@@ -119,10 +119,10 @@ export async function renderDeployments(main) {
     const functions = await api("GET", "/functions");
     const shown = functions.filter((f) => f.lastDeployment || f.state !== "Draft")
       .sort((a, b) => a.name.localeCompare(b.name));
-    replace(table, shown.length ? h("table", {},
+    replace(table, shown.length ? paged(shown, (rows) => h("table", {},
       h("caption", { class: "visually-hidden" }, "Deployed functions"),
       h("thead", {}, h("tr", {}, ["Function", "State", "Version", "Deployed", "Actions"].map((t) => h("th", {}, t)))),
-      h("tbody", {}, shown.map((fn) => h("tr", {},
+      h("tbody", {}, rows.map((fn) => h("tr", {},
         h("td", {}, h("a", { href: `#/functions/${fn.uuid}` }, fn.name)), stateCell(fn),
         h("td", {}, String(fn.lastDeployment ? fn.lastDeployment.manifestVersion : "–")),
         h("td", {}, fn.lastDeployment ? `${when(fn.lastDeployment.deployedAt)} by ${fn.lastDeployment.createdBy}`
@@ -131,8 +131,8 @@ export async function renderDeployments(main) {
           isLive(fn) && can("lambda", "invoke")
             ? h("a", { class: "button secondary", href: `#/deployments/${fn.uuid}/test`,
               "aria-label": `Test ${fn.name}` }, "Test") : null,
-          h("a", { href: `#/deployments/${fn.uuid}`, "aria-label": `History of ${fn.name}` }, "History")))))))
-      : h("p", {}, "No function has been deployed yet: deploy one from its editor in Functions."));
+          h("a", { href: `#/deployments/${fn.uuid}`, "aria-label": `History of ${fn.name}` }, "History"))))))),
+      "deployed functions") : h("p", {}, "No function has been deployed yet: deploy one from its editor in Functions."));
   };
   await draw();
   replace(main, h("h1", {}, "Deployments"), status, table);
@@ -216,11 +216,80 @@ export async function renderTest(main, uuid) {
     invoke.disabled = false;
   });
   const usable = can("lambda", "invoke") && isLive(fn);
+  const kept = h("section", { "aria-labelledby": "replay-title" }, h("h2", { id: "replay-title" },
+    "Kept invocations (replay)"));
   replace(main, h("p", {}, h("a", { href: "#/deployments" }, "← All deployments")),
     h("h1", {}, `Test ${fn.name}`), h("p", {}, "State: ", badge(fn.state)),
     usable ? h("div", { class: "columns" }, form, output)
       : errorBox(can("lambda", "invoke") ? "Deploy the function before testing it."
-        : "Your role does not allow invoking functions."));
+        : "Your role does not allow invoking functions."), kept);
+  await drawKept(kept, uuid);
+}
+
+// Replay: a function may keep its invocations' inputs (encrypted, 7 days); each kept one can run again as a test
+// invocation, and the page says whether the result is the same.
+async function drawKept(section, uuid) {
+  const head = section.firstChild;
+  let settings;
+  let items;
+  try {
+    [settings, items] = await Promise.all([api("GET", `/functions/${uuid}/replay`),
+      api("GET", `/functions/${uuid}/invocations`)]);
+  } catch (err) {
+    replace(section, head, errorBox(err));
+    return;
+  }
+  const status = statusLine();
+  const result = h("div", { class: "replay-result" });
+  const keep = h("input", { id: "replay-keep", type: "checkbox", checked: settings.keepInputs,
+    disabled: can("lambda", "write") ? null : true });
+  keep.addEventListener("change", async () => {
+    try {
+      const saved = await api("PUT", `/functions/${uuid}/replay`, { keepInputs: keep.checked });
+      status.show(saved.keepInputs ? "Inputs and results of the next invocations are kept for 7 days."
+        : "Inputs are no longer kept (those kept expire after 7 days).", "ok");
+    } catch (err) {
+      keep.checked = !keep.checked;
+      status.show(err.message, "error");
+    }
+  });
+  const days = Math.round(settings.keptForSeconds / 86400);
+  replace(section, head,
+    h("div", { class: "field inline" }, keep, h("label", { for: "replay-keep" },
+      `Keep the inputs of invocations for ${days} days, encrypted, to replay them`)),
+    h("p", { class: "help" }, "Invocations by callers and schedules are kept, not the test invocations above."),
+    status,
+    items.length ? h("table", {}, h("caption", { class: "visually-hidden" }, "Kept invocations, newest first"),
+      h("thead", {}, h("tr", {}, ["When", "Outcome", "Request", ""].map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", {}, items.map((k) => h("tr", {}, h("td", {}, when(new Date(k.at).toISOString())),
+        h("td", {}, k.status), h("td", { class: "mono" }, k.requestId),
+        h("td", {}, can("lambda", "invoke") ? h("button", { type: "button", class: "secondary",
+          "aria-label": `Replay ${k.requestId}`, onclick: (event) => replay(event.target, uuid, k, result) },
+        "Replay") : null)))))
+      : h("p", {}, settings.keepInputs ? "Nothing is kept yet: invoke the function, then replay it here."
+        : "No invocation is kept."), result);
+}
+
+async function replay(button, uuid, kept, result) {
+  button.disabled = true;
+  replace(result, h("p", { role: "status" }, `Replaying ${kept.requestId}…`));
+  try {
+    const answer = await api("POST", `/functions/${uuid}/invocations/${encodeURIComponent(kept.requestId)}/replay`);
+    replace(result, h("h3", { tabindex: "-1" }, answer.same ? "Same result as the original"
+      : "The result differs from the original"),
+    h("p", {}, `Replayed as request ${answer.replayRequestId}.`),
+    h("div", { class: "columns" },
+      h("div", {}, h("h4", {}, `Original: ${answer.original.status}`), codeBlock("Original result",
+        answer.original.result === undefined ? null : answer.original.result)),
+      h("div", {}, h("h4", {}, `Replay: ${answer.replay.status}`), codeBlock("Replay result",
+        answer.replay.result === undefined ? null : answer.replay.result))),
+    (answer.replay.logs || []).length ? codeBlock("Replay logs", (answer.replay.logs || []).map((l) =>
+      `${l.level || ""} ${pretty(l.message)}`).join("\n")) : null);
+    result.querySelector("h3").focus();
+  } catch (err) {
+    replace(result, errorBox(err));
+  }
+  button.disabled = false;
 }
 
 function showResult(output, ms, result, logs, err) {

@@ -23,6 +23,13 @@ const ALLOWED = {
   "bot:read": [ADMIN, DEVELOPER],
   "bot:write": [ADMIN],
   "bot:invoke": [ADMIN, DEVELOPER],
+  "emailReport:read": [ADMIN, DEVELOPER, INVOCATION],
+  "emailReportSettings:write": [ADMIN],
+  "emailReportRecipients:write": [ADMIN, DEVELOPER],
+  "user:read": [ADMIN],
+  "user:write": [ADMIN],
+  "appKey:read": [ADMIN],
+  "appKey:write": [ADMIN],
 };
 
 function decodeClaims(token) {

@@ -69,6 +69,29 @@ export function api(method, path, body) {
   return request(method, `/api/account/${encodeURIComponent(s.account)}${path}`, body, s.token);
 }
 
+// A file from the API (an export): the body as a Blob, with the same errors in words as request().
+export async function download(path) {
+  const s = current();
+  if (!s) throw new ApiError(401, "", WORDS[401]);
+  let res;
+  try {
+    res = await fetch(`/api/account/${encodeURIComponent(s.account)}${path}`,
+      { headers: { Authorization: `Bearer ${s.token}` } });
+  } catch {
+    throw new ApiError(0, "network", "The gateway could not be reached: check that it is running, then try again.");
+  }
+  if (!res.ok) {
+    let data = null;
+    try {
+      data = await res.json();
+    } catch {
+      data = null;
+    }
+    throw new ApiError(res.status, data && (data.code || data.errorCode), sentence(res.status, data));
+  }
+  return res.blob();
+}
+
 export function isUnchanged(err) {
   return err instanceof ApiError && err.code.endsWith(".unchanged");
 }

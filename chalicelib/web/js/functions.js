@@ -1,7 +1,7 @@
 // Functions: the list by state and the three-step creation (template and event, allowlist, name and description).
 
 import { api } from "./api.js";
-import { badge, codeBlock, errorBox, h, replace, statusLine, when } from "./dom.js";
+import { badge, codeBlock, errorBox, h, paged, replace, statusLine, when } from "./dom.js";
 import { can } from "./session.js";
 
 const GROUPS = [
@@ -37,13 +37,14 @@ function group(label, functions, eventName) {
   const id = `group-${label.replace(/\W+/g, "-").toLowerCase()}`;
   return h("section", { "aria-labelledby": id },
     h("h2", { id }, `${label} (${functions.length})`),
-    functions.length ? h("table", {},
+    functions.length ? paged(functions, (shown) => h("table", {},
       h("thead", {}, h("tr", {}, ["Name", "Event", "State", "Description", "Updated"].map((t) => h("th", {}, t)))),
-      h("tbody", {}, functions.map((f) => h("tr", {},
+      h("tbody", {}, shown.map((f) => h("tr", {},
         h("td", {}, h("a", { href: `#/functions/${f.uuid}` }, f.name)),
         h("td", {}, eventName[f.eventId] || (f.eventId ? f.eventId : "No event")),
         h("td", {}, badge(f.state)), h("td", {}, f.description || ""),
-        h("td", {}, `${when(f.updatedAt)} by ${f.updatedBy || "–"}`))))) : h("p", { class: "muted" }, "None."));
+        h("td", {}, `${when(f.updatedAt)} by ${f.updatedBy || "–"}`))))), `in ${label}`)
+      : h("p", { class: "muted" }, "None."));
 }
 
 export function nameProblem(name, taken) {
