@@ -46,7 +46,7 @@ def test_the_package_keeps_the_gateway_code_and_its_static_files(packaged: stack
                if p.is_file() and "__pycache__" not in p.parts and "node_modules" not in p.parts
                and p.suffix != ".pyc"}
     assert shipped <= names, sorted(shipped - names)[:5]
-    assert "app.py" in names
+    assert {"app.py", "chalicelib/web/index.html", "chalicelib/web/js/app.js"} <= names  # API Gateway serves the UI
 
 
 def test_pynacl_ships_as_a_linux_x86_64_build(packaged: stack.Package) -> None:
