@@ -72,6 +72,7 @@ class Services:
     email_reports: EmailReportService
     replay: ReplayService
     egress: Any = None  # the local executor's EgressProxy, when this factory built one
+    toolbelt: ToolbeltHost = None  # type: ignore[assignment]  # always set by build_services
     schedules: ScheduleService = None  # type: ignore[assignment]  # always set by build_services
     scheduler: Any = None  # the LocalScheduler (FNGATE_SCHEDULER=local), started by start_background
     bots: Any = None  # BotService (Third-Party Bots connector)
@@ -251,7 +252,7 @@ def build_services(settings: Settings, *, store: Store | None = None, keyring: K
     return Services(settings=settings, store=store, keyring=keyring, executor=executor, clock=clock,
                     identity=identity, functions=functions, deployments=deployments, jobs=jobs, runner=runner,
                     job_admin=JobService(jobs), invocations=invocations, secrets=secrets, domains=domains,
-                    provisioning=provisioning, recorder=recorder, egress=egress, bots=bots,
+                    provisioning=provisioning, recorder=recorder, egress=egress, bots=bots, toolbelt=host,
                     logs=LogService(store, repo, clock), purger=Purger(store, clock),
                     reports=reports, email_reports=email_reports, replay=replay, schedules=schedules,
                     scheduler=scheduler)
