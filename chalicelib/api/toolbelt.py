@@ -18,16 +18,10 @@ from chalicelib.api._wire import authenticate, json_response, object_body, route
 from chalicelib.domain.errors import BadInput
 from chalicelib.domain.permissions import require_function
 from chalicelib.services.container import services
-from chalicelib.services.toolbelt_host import RpcError
+from chalicelib.services.toolbelt_host import ROUTE, RpcError
 
 bp = Blueprint(__name__)
-PATH = "/api/account/{account_id}/functions/{uuid}/toolbelt"
 METHOD_MAX = 100
-
-
-def toolbelt_path(account_id: str, function_uuid: str) -> str:
-    """The route's path for one function (what the executor hands the shim)."""
-    return PATH.format(account_id=account_id, uuid=function_uuid)
 
 
 def _call(body: dict[str, Any]) -> tuple[str, Any]:
@@ -39,7 +33,7 @@ def _call(body: dict[str, Any]) -> tuple[str, Any]:
     return method, params
 
 
-@route(bp, PATH, ["POST"], summary="One Toolbelt call of a function running on AWS Lambda, with its "
+@route(bp, ROUTE, ["POST"], summary="One Toolbelt call of a function running on AWS Lambda, with its "
        "per-invocation token (ours)", tag="toolbelt", body="{method, params?}",
        responses={"200": "{ok: true, result} or {ok: false, code, message}", "403": "not this function's token"})
 def toolbelt_call(account_id: str, uuid: str) -> Response:

@@ -82,7 +82,21 @@ class FunctionRoles:
         return names.account_role_name(self._prefix, account_id)
 
     def policy(self, account_id: str) -> dict[str, Any]:
-        return permission_policy(self._prefix, account_id, self._region or "*", self._aws_account or "*")
+        return permission_policy(self._prefix, account_id, self._region or "*", self._aws_account_id())
+
+    def _aws_account_id(self) -> str:
+        """The AWS account the roles live in (STS, once), for exact log ARNs; "*" if STS cannot say (the role
+        can act in its own AWS account only anyway)."""
+        if not self._aws_account:
+            import boto3
+            from botocore.exceptions import BotoCoreError, ClientError
+
+            try:
+                identity = boto3.client("sts", region_name=self._region).get_caller_identity()
+                self._aws_account = str(identity["Account"])
+            except (BotoCoreError, ClientError):
+                return "*"
+        return self._aws_account
 
     def ensure(self, account_id: str) -> tuple[str, bool]:
         """(the role's ARN, whether it was created just now — Lambda may not accept a new role for a few seconds)."""

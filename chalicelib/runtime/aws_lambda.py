@@ -20,7 +20,14 @@ The function sees its own environment variables plus the runtime ids (X_LIVEPERS
 (Lambda's 4 KB environment cannot hold 512 variables); nothing of the gateway's reaches it. Errors: the shim's
 ``kind`` → FUNCTION_FAILURES; a shim crash → RuntimeException, Lambda's "Task timed out" → ExecutionTimeExceeded;
 throttling → TooManyRequests(retry_after=1); no function/alias → LambdaNotDeployed (an Unavailable); other AWS
-errors → Unavailable. Not yet: toolbelt RPC and the egress allowlist inside Lambda (see the shim's docstring).
+errors → Unavailable.
+
+Tenant isolation: each account's Lambdas run under that account's own execution role (``roles``:
+chalicelib.aws.function_roles, created or updated at deploy; a fixed ``role_arn`` is the single-role fallback), in
+private subnets (``subnet_ids``/``security_group_ids``) whose only way out is the egress proxy. The Toolbelt and
+egress (``access``): each invocation carries a token minted for this account and function that expires with the
+invocation's limit; the shim answers its worker's RPCs by calling the gateway's Toolbelt route with it, and hands
+it to the egress proxy as the function's proxy password (see the shim's docstring).
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ import threading
 import time
 import zipfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +72,28 @@ RETRYABLE = frozenset({"ResourceConflictException", "TooManyRequestsException", 
 REJECTED = frozenset({"InvalidParameterValueException", "InvalidRequestContentException", "RequestTooLargeException",
                       "CodeStorageExceededException", "CodeVerificationFailedException"})
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed: the same target always builds the same bytes (and CodeSha256)
+
+
+@dataclass(frozen=True)
+class ToolbeltAccess:
+    """How a function's Lambda reaches its gateway and the network: both need the per-invocation token."""
+
+    mint: Callable[[str, str, int], str]  # (account id, function uuid, ttl s) → token
+    route: Callable[[str, str], str]  # (account id, function uuid) → the Toolbelt route's path
+    gateway_url: str = ""  # the API's public base URL; "" = no Toolbelt in Lambda (RPCs answer "unavailable")
+    egress_proxy_url: str = ""  # http://host:3128; "" = the function has no way out at all
+
+    def event_fields(self, account_id: str, function_uuid: str, ttl_s: int) -> dict[str, Any]:
+        if not (self.gateway_url or self.egress_proxy_url):
+            return {}
+        token = self.mint(account_id, function_uuid, ttl_s)
+        fields: dict[str, Any] = {}
+        if self.gateway_url:
+            fields["toolbelt"] = {"url": self.gateway_url.rstrip("/") + self.route(account_id, function_uuid),
+                                  "token": token}
+        if self.egress_proxy_url:
+            fields["egress"] = {"proxy": self.egress_proxy_url, "token": token}
+        return fields
 
 
 class LambdaNotDeployed(Unavailable):
@@ -256,8 +286,12 @@ class LambdaExecutor:
     def __init__(self, client: Any = None, *, region_name: str | None = None, role_arn: str = "",
                  function_prefix: str = "fngate-fn-", image_uri: str = "", memory_mb: int = 256, timeout_s: int = 30,
                  package_builder: Callable[[Target], bytes] | None = None, sleep: Callable[[float], None] = time.sleep,
-                 csds_domain: str = "", verify: bool = True, wait_s: float = 300.0) -> None:
+                 csds_domain: str = "", verify: bool = True, wait_s: float = 300.0, roles: Any = None,
+                 subnet_ids: tuple[str, ...] = (), security_group_ids: tuple[str, ...] = (),
+                 access: ToolbeltAccess | None = None, role_wait_s: float = 60.0) -> None:
         names.check_prefix(function_prefix)
+        self._roles, self._access, self._role_wait_s = roles, access, role_wait_s
+        self._vpc = {"SubnetIds": list(subnet_ids), "SecurityGroupIds": list(security_group_ids)} if subnet_ids else {}
         self._client, self._region, self._role_arn = client, region_name, role_arn
         self._prefix, self._image_uri, self._csds = function_prefix, image_uri, csds_domain
         self._memory_mb, self._timeout_s, self._verify = max(128, memory_mb), timeout_s, verify
@@ -290,11 +324,10 @@ class LambdaExecutor:
     def deploy(self, target: Target) -> None:
         """Create or update the function's Lambda, prove the code loads, then move ``live`` to the new version."""
         bundle = self._bundle(target)
-        if not self._role_arn:
-            raise DeployFailed(detail="No execution role configured for AWS Lambda functions (role_arn)")
+        role, fresh = self._role(target.account_id)
         name = self.function_name(target.account_id, target.function_uuid)
         try:
-            self._put_function(name, target)
+            self._put_function(name, target, role, fresh)
             self.api.wait_ready(name)
             version = self.api.publish_version(name)
             self.api.wait_ready(name, version)
@@ -314,6 +347,9 @@ class LambdaExecutor:
         request: dict[str, Any] = {"op": "invoke", "input": event, "timeout_ms": max(1, int(limit * 1000))}
         if self._image_uri:
             request["bundle"] = self._bundle(target)
+        if self._access is not None:  # the token lives as long as the Lambda may run this invocation
+            request.update(self._access.event_fields(target.account_id, target.function_uuid,
+                                                     int(limit) + LAMBDA_GRACE_S + 1))
         payload = json.dumps(request, separators=(",", ":")).encode()
         started = time.perf_counter()
         raw, function_error = self.api.invoke(self.function_name(target.account_id, target.function_uuid), ALIAS,
@@ -336,11 +372,33 @@ class LambdaExecutor:
                                       "the python3.11 zip runtime has no node binary")
         return make_bundle(target, runtime.language, self._csds)
 
-    def _put_function(self, name: str, target: Target) -> None:
+    def _role(self, account_id: str) -> tuple[str, bool]:
+        """The account's execution role (created or updated now), or the fixed one; (ARN, created just now)."""
+        if self._roles is not None:
+            arn, fresh = self._roles.ensure(account_id)
+            return str(arn), bool(fresh)
+        if not self._role_arn:
+            raise DeployFailed(detail="No execution role configured for AWS Lambda functions (role_arn)")
+        return self._role_arn, False
+
+    def _create(self, fresh_role: bool, **params: Any) -> None:
+        """CreateFunction; a role made seconds ago is not yet assumable by Lambda (IAM is eventually consistent)."""
+        waited, delay = 0.0, 1.0
+        while True:
+            try:
+                self.api.create(**params)
+                return
+            except DeployFailed as err:
+                if not fresh_role or "cannot be assumed" not in str(err) or waited >= self._role_wait_s:
+                    raise
+            self._sleep(delay)
+            waited, delay = waited + delay, min(delay * 2, 8.0)
+
+    def _put_function(self, name: str, target: Target, role: str, fresh_role: bool = False) -> None:
         """Create the Lambda, or update its code then its configuration (waiting for each change to apply)."""
         package_type = "Image" if self._image_uri else "Zip"
         code = {"ImageUri": self._image_uri} if self._image_uri else {"ZipFile": self._build(target)}
-        settings = self._settings(target)
+        settings = self._settings(target, role)
         existing = self.api.configuration(name)
         if existing is not None and (existing.get("PackageType", "Zip") != package_type
                                      or existing.get("State") == "Failed"):
@@ -348,24 +406,26 @@ class LambdaExecutor:
             self.api.delete(name)  # a package type cannot change in place; a Failed function never recovers
             existing = None
         if existing is None:
-            self.api.create(FunctionName=name, PackageType=package_type, Code=code, Publish=False,
-                            Tags={"fngate:account": target.account_id, "fngate:function": target.function_uuid},
-                            **settings)
+            self._create(fresh_role, FunctionName=name, PackageType=package_type, Code=code, Publish=False,
+                         Tags={"fngate:account": target.account_id, "fngate:function": target.function_uuid},
+                         **settings)
             return
         self.api.wait_ready(name)
         self.api.update_code(name, **code)
         self.api.wait_ready(name)
         self.api.update_configuration(name, **settings)
 
-    def _settings(self, target: Target) -> dict[str, Any]:
+    def _settings(self, target: Target, role: str) -> dict[str, Any]:
         settings: dict[str, Any] = {
-            "Role": self._role_arn, "MemorySize": self._memory_mb, "Timeout": self._timeout_s + LAMBDA_GRACE_S,
+            "Role": role, "MemorySize": self._memory_mb, "Timeout": self._timeout_s + LAMBDA_GRACE_S,
             "Description": f"fngate {target.account_id}/{target.function_uuid} {target.function_name}"[:256],
             "Environment": {"Variables": {}}}
         if self._image_uri:
             settings["ImageConfig"] = {"Command": [SHIM_HANDLER]}
         else:
             settings.update(Runtime=ZIP_RUNTIME, Handler=SHIM_HANDLER)
+        if self._vpc:
+            settings["VpcConfig"] = self._vpc
         return settings
 
     def _check(self, name: str, version: str, bundle: dict[str, Any]) -> None:

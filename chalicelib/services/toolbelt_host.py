@@ -33,6 +33,12 @@ UNKNOWN_RPC = "com.liveperson.faas.handler.unknown-rpc"
 SECRET_OP_FAILED = "com.liveperson.faas.secret.op-failed"
 CSDS_NOT_FOUND = "com.liveperson.faas.csds.domain.not-found"
 CONTEXT_INTERNAL = "com.liveperson.context-service-sdk.internal-server-error"
+ROUTE = "/api/account/{account_id}/functions/{uuid}/toolbelt"  # where functions on AWS Lambda send these RPCs
+
+
+def route_path(account_id: str, function_uuid: str) -> str:
+    """The Toolbelt route's path for one function (api/toolbelt.py serves it; the AWS executor hands it out)."""
+    return ROUTE.format(account_id=account_id, uuid=function_uuid)
 
 
 class RpcError(Exception):

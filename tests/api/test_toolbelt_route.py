@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from chalicelib.api.toolbelt import toolbelt_path
 from chalicelib.domain.permissions import FUNCTION_PRINCIPAL, TOOLBELT_SCOPE
 from chalicelib.runtime.base import Target
+from chalicelib.services.toolbelt_host import route_path as toolbelt_path
 from tests.api.conftest import Api, body
 from tests.conftest import ACCOUNT, OTHER_ACCOUNT
 
