@@ -65,7 +65,7 @@ SHIM_HANDLER = "lambda_shim.handler.handle"
 ZIP_RUNTIME = "python3.11"
 LAMBDA_GRACE_S = 5  # the Lambda outlives the worker's own timer, so the shim can answer the timeout with logs
 HERE = Path(__file__).resolve().parent
-SHIM_FILES = ("lambda_shim/__init__.py", "lambda_shim/handler.py")
+SHIM_FILES = ("lambda_shim/__init__.py", "lambda_shim/handler.py", "lambda_shim/outbound.py", "egress_relay.py")
 WORKER_FILES = ("local/protocol.py", "local/worker_python.py", "local/worker_python_logs.py", "local/worker_node.js")
 RETRYABLE = frozenset({"ResourceConflictException", "TooManyRequestsException", "ThrottlingException",
                        "ServiceException", "ResourceNotReadyException"})

@@ -23,8 +23,11 @@ with a minimal environment and then see only the bundle's ``env``, never the Lam
 role's credentials are among them). They run as the shim's uid, so a function could still read the shim's
 /proc/PID/environ: the functions' execution role must grant nothing beyond writing CloudWatch Logs.
 
-Not here yet: toolbelt RPC (a worker's rpc requests are answered "unavailable": no gateway host runs in the Lambda)
-and the egress allowlist (the Lambda's network is whatever its VPC configuration allows).
+Toolbelt and egress (outbound.py): an invoke event may carry ``"toolbelt": {"url", "token"}`` — the worker's rpc
+requests are then POSTed to that gateway route with the token and its answer is handed back (without it they are
+answered "unavailable") — and ``"egress": {"proxy", "token"}``: the worker's HTTP_PROXY then points at a relay on
+127.0.0.1 that adds the invocation's token and forwards to the egress proxy service. The Lambda sits in subnets
+with no other way out, so the proxy's per-account allowlist is the function's whole network.
 """
 
 from __future__ import annotations
@@ -40,10 +43,13 @@ import shutil
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+from . import outbound
 
 HERE = Path(__file__).resolve().parent
 RUNTIME_FILE = "runtime.json"
@@ -116,24 +122,29 @@ def read_package(root: Path) -> dict[str, Any] | None:
 # -- protocol messages (framing and kinds come from local/protocol.py) -------------------------------------------------
 def load_protocol(worker_dir: Path) -> ModuleType:
     """local/protocol.py by path: the zip holds no chalicelib package, and this keeps one copy of the framing."""
-    name = "_fngate_protocol"
+    return load_worker_module(worker_dir, "protocol")
+
+
+def load_worker_module(directory: Path, stem: str) -> ModuleType:
+    """A stdlib-only runtime module by path (protocol.py, egress_relay.py): one copy serves local and Lambda."""
+    name = f"_fngate_{stem}"
     if name in sys.modules:
         return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, worker_dir / "protocol.py")
+    spec = importlib.util.spec_from_file_location(name, directory / f"{stem}.py")
     if spec is None or spec.loader is None:
-        raise ShimError(f"No worker protocol module in {worker_dir}")
+        raise ShimError(f"No module {stem} in {directory}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
     except OSError as err:
         del sys.modules[name]
-        raise ShimError(f"No worker protocol module in {worker_dir}: {err}") from None
+        raise ShimError(f"No module {stem} in {directory}: {err}") from None
     return module
 
 
-def load_message(bundle: dict[str, Any]) -> dict[str, Any]:
-    return {"op": "load", "code": bundle["code"], "env": {**BASE_ENV, **(bundle.get("env") or {})},
+def load_message(bundle: dict[str, Any], extra_env: dict[str, str] | None = None) -> dict[str, Any]:
+    return {"op": "load", "code": bundle["code"], "env": {**BASE_ENV, **(bundle.get("env") or {}), **(extra_env or {})},
             "limits": bundle.get("limits") or {}}
 
 
@@ -201,8 +212,12 @@ class Shim:
 
     def __init__(self, *, worker_dir: Path, bundle_dir: Path | None = None,
                  node_binary: str | None = None, python: str = sys.executable, node_heap_mb: int = 192,
-                 toolbelt_node_path: str = "", toolbelt_python_path: str = "") -> None:
+                 toolbelt_node_path: str = "", toolbelt_python_path: str = "",
+                 rpc: Callable[..., dict[str, Any]] = outbound.gateway_call) -> None:
         self.worker_dir, self.bundle_dir = worker_dir, bundle_dir
+        self.rpc = rpc  # (url, token, method, params, proxy=) → an rpc-result body
+        self._relay: outbound.ProxyRelay | None = None
+        self._proxy = ""
         self.node_binary, self.python, self.node_heap_mb = node_binary, python, node_heap_mb
         self.toolbelt_node_path, self.toolbelt_python_path = toolbelt_node_path, toolbelt_python_path
         self._protocol: ModuleType | None = None
@@ -232,6 +247,7 @@ class Shim:
         if not isinstance(event, dict):
             return {"op": "shim-error", "message": "The event is not a JSON object"}
         try:
+            self._egress(event.get("egress"))
             worker = self._ready_worker(*self._bundle(event.get("bundle")))
         except ShimError as err:
             return {"op": "shim-error", "message": str(err)}
@@ -243,6 +259,21 @@ class Shim:
 
     def close(self) -> None:
         self._retire()
+        if self._relay is not None:
+            self._relay.close()
+            self._relay = None
+
+    def _egress(self, egress: Any) -> None:
+        """Start the relay on the first event that names a proxy; every event sets the token it adds."""
+        if not isinstance(egress, dict) or not egress.get("proxy"):
+            if self._relay is not None:
+                self._relay.token = ""  # no token this time: the proxy refuses whatever the function sends
+            return
+        if self._relay is None:
+            pipe = load_worker_module(HERE.parent, "egress_relay").pipe
+            self._relay = outbound.ProxyRelay(str(egress["proxy"]), pipe).start()
+            self._proxy = str(egress["proxy"])
+        self._relay.token = str(egress.get("token") or "")
 
     # -- bundle and worker ------------------------------------------------------------------------------------------
     def _bundle(self, sent: Any) -> tuple[dict[str, Any], str]:
@@ -255,7 +286,7 @@ class Shim:
             bundle = self._packaged
         if bundle is None:
             raise ShimError("No function code: none is packaged and the event carries no bundle")
-        return bundle, bundle_digest(bundle)
+        return bundle, bundle_digest(bundle) + ("+egress" if self._relay is not None else "")
 
     def _ready_worker(self, bundle: dict[str, Any], digest: str) -> _Worker:
         worker = self._worker
@@ -264,7 +295,7 @@ class Shim:
         self._retire()
         worker = self._spawn(str(bundle.get("language")), digest)
         try:
-            worker.form = self._load(worker, bundle)
+            worker.form = self._load(worker, bundle, self._relay.env() if self._relay is not None else None)
         except LoadError:
             worker.kill()
             raise
@@ -305,10 +336,10 @@ class Shim:
             os.close(child_out)
         return _Worker(pid, protocol.LineReader(out_r), protocol.LineWriter(in_w), digest)
 
-    def _load(self, worker: _Worker, bundle: dict[str, Any]) -> str:
+    def _load(self, worker: _Worker, bundle: dict[str, Any], extra_env: dict[str, str] | None = None) -> str:
         protocol, deadline = self.protocol, time.monotonic() + LOAD_TIMEOUT_S
         try:
-            worker.writer.write(protocol.encode(load_message(bundle)), deadline)
+            worker.writer.write(protocol.encode(load_message(bundle, extra_env)), deadline)
             while True:
                 reply = worker.reader.read(deadline)
                 if reply.get("op") == "ready":
@@ -331,7 +362,7 @@ class Shim:
         timeout_ms = _timeout_ms(event.get("timeout_ms"), remaining_ms)
         deadline = time.monotonic() + timeout_ms / 1000 + GRACE_S
         try:
-            message = self._call(worker, event.get("input"), timeout_ms, deadline)
+            message = self._call(worker, event.get("input"), timeout_ms, deadline, event.get("toolbelt"))
         except protocol.WorkerTimeout:
             self._retire()
             return failure(protocol.TIMEOUT, TIMEOUT_MESSAGE)
@@ -342,7 +373,8 @@ class Shim:
             self._retire()  # a timed-out worker is never reused; a recycled one asked to go
         return {key: value for key, value in message.items() if key not in ("id", "recycle")}
 
-    def _call(self, worker: _Worker, event_input: Any, timeout_ms: int, deadline: float) -> dict[str, Any]:
+    def _call(self, worker: _Worker, event_input: Any, timeout_ms: int, deadline: float,
+              toolbelt: Any = None) -> dict[str, Any]:
         protocol = self.protocol
         invocation_id = next(self._ids)
         worker.writer.write(protocol.encode(invoke_message(invocation_id, event_input, timeout_ms)), deadline)
@@ -351,7 +383,17 @@ class Shim:
             if message.get("op") == "result" and message.get("id") == invocation_id:
                 return message
             if message.get("op") == "rpc":
-                worker.writer.write(protocol.encode(rpc_refusal(message, protocol.RPC_UNAVAILABLE)), deadline)
+                worker.writer.write(protocol.encode(self._rpc_answer(message, toolbelt, deadline)), deadline)
+
+    def _rpc_answer(self, request: dict[str, Any], toolbelt: Any, deadline: float) -> dict[str, Any]:
+        """The gateway's answer to one of the worker's RPCs, or "unavailable" when this event brought no route."""
+        if not isinstance(toolbelt, dict) or not toolbelt.get("url") or not toolbelt.get("token"):
+            return rpc_refusal(request, self.protocol.RPC_UNAVAILABLE)
+        answer = self.rpc(str(toolbelt["url"]), str(toolbelt["token"]), str(request.get("method")),
+                          request.get("params"), proxy=self._proxy,
+                          timeout_s=max(0.1, min(outbound.RPC_TIMEOUT_S, deadline - time.monotonic())))
+        return {"op": "rpc-result", "rid": request.get("rid"), **{
+            k: answer.get(k) for k in ("ok", "result", "code", "message") if k in answer}}
 
 
 _default: Shim | None = None
