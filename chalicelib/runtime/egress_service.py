@@ -134,7 +134,8 @@ def build(env: Mapping[str, str] | None = None, store: Any = None, **overrides: 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    proxy = build().start()
+    proxy = build()
+    proxy.start()
     log.info("egress proxy listening on %s:%d", *proxy.address)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

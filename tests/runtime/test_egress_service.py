@@ -40,7 +40,7 @@ class _Server(ThreadingHTTPServer):
 
 
 class _Handler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         server: Any = self.server
         body = json.dumps(server.jwks).encode() if self.path.endswith("/jwks") else f"hello {self.path}".encode()
         self.send_response(200)
