@@ -40,7 +40,7 @@ import threading
 import time
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,13 +49,16 @@ from chalicelib.domain.errors import (
     BuildFailed,
     DeployFailed,
     ExecutionTimeExceeded,
+    FngateError,
     RuntimeException,
     TooManyRequests,
     Unavailable,
 )
 from chalicelib.domain.limits import LOG_CHARS_MAX, LOG_ENTRIES_MAX
 from chalicelib.domain.runtimes import find_runtime
+from chalicelib.domain.validation import validate_dependencies
 from chalicelib.runtime.base import Outcome, Target, outcome_from_result
+from chalicelib.runtime.deps import BuildLimits
 from chalicelib.runtime.lambda_shim.handler import package_files
 
 log = logging.getLogger("fngate.runtime.aws_lambda")
@@ -65,7 +68,8 @@ SHIM_HANDLER = "lambda_shim.handler.handle"
 ZIP_RUNTIME = "python3.11"
 LAMBDA_GRACE_S = 5  # the Lambda outlives the worker's own timer, so the shim can answer the timeout with logs
 HERE = Path(__file__).resolve().parent
-SHIM_FILES = ("lambda_shim/__init__.py", "lambda_shim/handler.py", "lambda_shim/outbound.py", "egress_relay.py")
+SHIM_FILES = ("lambda_shim/__init__.py", "lambda_shim/handler.py", "lambda_shim/outbound.py",
+              "lambda_shim/packages.py", "egress_relay.py")
 WORKER_FILES = ("local/protocol.py", "local/worker_python.py", "local/worker_python_logs.py", "local/worker_node.js")
 RETRYABLE = frozenset({"ResourceConflictException", "TooManyRequestsException", "ThrottlingException",
                        "ServiceException", "ResourceNotReadyException"})
@@ -106,14 +110,22 @@ def lambda_name(prefix: str, account_id: str, function_uuid: str) -> str:
     return names.function_lambda_name(prefix, account_id, function_uuid)
 
 
-def make_bundle(target: Target, language: str, csds_domain: str = "") -> dict[str, Any]:
-    """What the shim hands its worker: the code, the function's own env plus the runtime ids, the log caps."""
+def make_bundle(target: Target, language: str, csds_domain: str = "",
+                build_limits: BuildLimits | None = None) -> dict[str, Any]:
+    """What the shim hands its worker: the code, the function's own env plus the runtime ids, the log caps, and
+    the dependencies the container installs (declared, the lock key of the deploy, the operator's rules)."""
     env = {**target.environment, "X_LIVEPERSON_BRAND_ID": target.account_id,
            "X_LIVEPERSON_PROJECT_ID": target.account_id, "X_LIVEPERSON_FUNCTION_UUID": target.function_uuid}
     if csds_domain:
         env["X_LIVEPERSON_CSDS_DOMAIN"] = csds_domain
-    return {"runtime": target.runtime, "language": language, "code": target.code, "env": env,
-            "limits": {"log_entries": LOG_ENTRIES_MAX, "log_chars": LOG_CHARS_MAX}}
+    bundle = {"runtime": target.runtime, "language": language, "code": target.code, "env": env,
+              "limits": {"log_entries": LOG_ENTRIES_MAX, "log_chars": LOG_CHARS_MAX}}
+    if target.dependencies:
+        limits = build_limits or BuildLimits()
+        bundle["deps"] = {"declared": dict(target.dependencies), "key": target.build_key, "limits": {
+            "max_bytes": limits.max_bytes, "timeout_s": limits.timeout_s, "allow": list(limits.allow),
+            "deny": list(limits.deny)}}
+    return bundle
 
 
 def build_zip(bundle: dict[str, Any]) -> bytes:
@@ -244,6 +256,17 @@ class LambdaApi:
         raise AssertionError("unreachable")
 
 
+def _answer(raw: bytes, function_error: str | None) -> dict[str, Any]:
+    """A control answer of the shim (check, build); DeployFailed when the Lambda itself did not run."""
+    try:
+        answer = json.loads(raw or b"null")
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict) or function_error:
+        raise DeployFailed(detail=f"The function's Lambda did not start: {str(raw[:300], 'utf-8', 'replace')}")
+    return answer
+
+
 def _error(err: Any) -> tuple[str, str]:
     error = err.response.get("Error", {})
     return str(error.get("Code", "")), str(error.get("Message", ""))
@@ -288,8 +311,10 @@ class LambdaExecutor:
                  package_builder: Callable[[Target], bytes] | None = None, sleep: Callable[[float], None] = time.sleep,
                  csds_domain: str = "", verify: bool = True, wait_s: float = 300.0, roles: Any = None,
                  subnet_ids: tuple[str, ...] = (), security_group_ids: tuple[str, ...] = (),
-                 access: ToolbeltAccess | None = None, role_wait_s: float = 60.0) -> None:
+                 access: ToolbeltAccess | None = None, role_wait_s: float = 60.0,
+                 build_limits: BuildLimits | None = None) -> None:
         names.check_prefix(function_prefix)
+        self._build_limits = build_limits or BuildLimits()
         self._roles, self._access, self._role_wait_s = roles, access, role_wait_s
         self._vpc = {"SubnetIds": list(subnet_ids), "SecurityGroupIds": list(security_group_ids)} if subnet_ids else {}
         self._client, self._region, self._role_arn = client, region_name, role_arn
@@ -316,10 +341,32 @@ class LambdaExecutor:
 
     # -- Executor protocol ----------------------------------------------------------------------------------------
     def build(self, target: Target) -> str:
-        """Dependencies are not packaged into function Lambdas yet: a function that declares any is refused."""
-        if target.dependencies:
-            raise BuildFailed(detail="Dependencies are not supported by the AWS Lambda executor yet")
-        return ""
+        """Dependencies are installed by the function's own container (lambda_shim/packages.py says why): make
+        sure its Lambda is there, have it build them once, and keep the lock key it reports for every bundle."""
+        if not target.dependencies:
+            return ""
+        if not self._image_uri:
+            raise BuildFailed(detail="Dependencies on AWS Lambda need the fngate container image (image_uri)")
+        try:
+            validate_dependencies([{"key": name, "value": spec} for name, spec in target.dependencies])
+        except FngateError as err:
+            raise BuildFailed(detail=f"Invalid dependency: {err.message}") from None
+        name = self.function_name(target.account_id, target.function_uuid)
+        role, fresh = self._role(target.account_id)
+        try:
+            self._put_function(name, target, role, fresh)
+            self.api.wait_ready(name)
+            request = {"op": "build", "bundle": self._bundle(replace(target, build_key="")),
+                       **self._access_fields(target, self._build_limits.timeout_s)}
+            raw, function_error = self.api.invoke(name, "$LATEST", json.dumps(request).encode())
+        except (Unavailable, TooManyRequests) as err:
+            raise BuildFailed(detail=f"Could not build on AWS Lambda: {err}") from None
+        answer = _answer(raw, function_error)
+        if answer.get("op") == "load-error":
+            raise BuildFailed(detail=str(answer.get("message") or "The dependencies could not be installed"))
+        if answer.get("op") != "built" or not isinstance(answer.get("key"), str):
+            raise BuildFailed(detail=f"The function's Lambda could not build: {answer.get('message') or answer}")
+        return str(answer["key"])
 
     def deploy(self, target: Target) -> None:
         """Create or update the function's Lambda, prove the code loads, then move ``live`` to the new version."""
@@ -332,7 +379,7 @@ class LambdaExecutor:
             version = self.api.publish_version(name)
             self.api.wait_ready(name, version)
             if self._verify:
-                self._check(name, version, bundle)
+                self._check(name, version, bundle, target)
             previous = self.api.point_alias(name, ALIAS, version)
         except (Unavailable, TooManyRequests) as err:
             raise DeployFailed(detail=f"Could not deploy to AWS Lambda: {err}") from None
@@ -347,9 +394,7 @@ class LambdaExecutor:
         request: dict[str, Any] = {"op": "invoke", "input": event, "timeout_ms": max(1, int(limit * 1000))}
         if self._image_uri:
             request["bundle"] = self._bundle(target)
-        if self._access is not None:  # the token lives as long as the Lambda may run this invocation
-            request.update(self._access.event_fields(target.account_id, target.function_uuid,
-                                                     int(limit) + LAMBDA_GRACE_S + 1))
+        request.update(self._access_fields(target, limit))
         payload = json.dumps(request, separators=(",", ":")).encode()
         started = time.perf_counter()
         raw, function_error = self.api.invoke(self.function_name(target.account_id, target.function_uuid), ALIAS,
@@ -370,7 +415,13 @@ class LambdaExecutor:
         if runtime.language == "node" and not self._image_uri:
             raise DeployFailed(detail="Node.js functions need the fngate container image on AWS Lambda (image_uri): "
                                       "the python3.11 zip runtime has no node binary")
-        return make_bundle(target, runtime.language, self._csds)
+        return make_bundle(target, runtime.language, self._csds, self._build_limits)
+
+    def _access_fields(self, target: Target, limit_s: float) -> dict[str, Any]:
+        """Toolbelt route and egress, with a token that lives as long as the Lambda may run this event."""
+        if self._access is None:
+            return {}
+        return self._access.event_fields(target.account_id, target.function_uuid, int(limit_s) + LAMBDA_GRACE_S + 1)
 
     def _role(self, account_id: str) -> tuple[str, bool]:
         """The account's execution role (created or updated now), or the fixed one; (ARN, created just now)."""
@@ -428,16 +479,13 @@ class LambdaExecutor:
             settings["VpcConfig"] = self._vpc
         return settings
 
-    def _check(self, name: str, version: str, bundle: dict[str, Any]) -> None:
+    def _check(self, name: str, version: str, bundle: dict[str, Any], target: Target) -> None:
         """Load the code on the new version before any traffic reaches it: a build error keeps the old alias."""
         request: dict[str, Any] = {"op": "check", **({"bundle": bundle} if self._image_uri else {})}
+        if bundle.get("deps"):  # a new container installs them (through the egress proxy) before loading
+            request.update(self._access_fields(target, self._build_limits.timeout_s))
         raw, function_error = self.api.invoke(name, version, json.dumps(request).encode())
-        try:
-            answer = json.loads(raw or b"null")
-        except ValueError:
-            answer = None
-        if not isinstance(answer, dict) or function_error:
-            raise DeployFailed(detail=f"The function's Lambda did not start: {str(raw[:300], 'utf-8', 'replace')}")
+        answer = _answer(raw, function_error)
         if answer.get("op") == "load-error":
             raise BuildFailed(detail=str(answer.get("message") or "The code could not be loaded"))
         if answer.get("op") != "ready":

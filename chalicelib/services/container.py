@@ -203,6 +203,7 @@ def build_lambda_executor(settings: Settings, identity: IdentityService | None, 
     per-invocation tokens for the Toolbelt route and the egress proxy."""
     from chalicelib.aws.function_roles import FunctionRoles
     from chalicelib.runtime.aws_lambda import LambdaExecutor, ToolbeltAccess
+    from chalicelib.runtime.deps import BuildLimits
     from chalicelib.services.toolbelt_host import route_path
 
     region = settings.region or None
@@ -214,7 +215,10 @@ def build_lambda_executor(settings: Settings, identity: IdentityService | None, 
     return LambdaExecutor(client, region_name=region, role_arn=settings.lambda_role_arn,
                           image_uri=settings.lambda_image_uri, timeout_s=int(settings.function_timeout_s),
                           csds_domain=settings.public_host, roles=roles, subnet_ids=settings.lambda_subnet_ids,
-                          security_group_ids=settings.lambda_security_group_ids, access=access)
+                          security_group_ids=settings.lambda_security_group_ids, access=access,
+                          build_limits=BuildLimits(max_bytes=settings.deps_max_mb * 1024 * 1024,
+                                                   timeout_s=settings.deps_build_timeout_s, allow=settings.deps_allow,
+                                                   deny=settings.deps_deny))
 
 
 def build_limiter(settings: Settings) -> AccountLimiter:

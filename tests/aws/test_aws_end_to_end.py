@@ -11,9 +11,11 @@ shim's Toolbelt calls go to the app's route through the same test client.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import shutil
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,14 +33,18 @@ from chalicelib import toolbelt
 from chalicelib.aws import names
 from chalicelib.bots.fake import FakeMessaging, consumer_text
 from chalicelib.bots.intake import sign
-from chalicelib.clock import FrozenClock
+from chalicelib.clock import Clock, FrozenClock
 from chalicelib.config import Settings
 from chalicelib.crypto.envelope import KmsKeyring
+from chalicelib.crypto.tokens import TokenVerifier, verify_keys_from_jwks
 from chalicelib.domain.permissions import Principal, Role
+from chalicelib.runtime.egress import public_resolver
+from chalicelib.runtime.egress_service import TokenEgressProxy
 from chalicelib.runtime.lambda_shim import handler
 from chalicelib.runtime.lambda_shim.handler import Shim
 from chalicelib.scheduler.eventbridge import schedule_name
 from chalicelib.services.container import Services, build_lambda_executor, build_services, use_services
+from chalicelib.services.domains import DomainService
 from chalicelib.services.identity import IdentityService, load_signer
 from chalicelib.storage.dynamodb import DynamoStore, create_table
 from tests.aws.test_lambda_shim import Context
@@ -47,7 +53,6 @@ from tests.conftest import ACCOUNT
 REGION = "us-east-1"
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/fngate-function@sha256:" + "a" * 64
 GATEWAY = "https://gw.example.test"
-EGRESS = "http://egress.fngate.internal:3128"
 TARGET = "arn:aws:lambda:us-east-1:123456789012:function:fngate-prod-fire_schedules"
 SCHEDULER_ROLE = "arn:aws:iam::123456789012:role/fngate-scheduler"
 GROUP = "fngate"
@@ -66,6 +71,17 @@ FUNCTION = """def lambda_handler(input, callback):
         return
     callback(None, {"secret": secret, "payload": payload})
 """
+
+
+def registry_networks() -> list[str]:
+    """The addresses PyPI has here, opened as an operator opens networks (FNGATE_EGRESS_PRIVATE_CIDRS): CI may reach
+    the registry through addresses that are not globally routable, which the proxy refuses by default."""
+    found = set()
+    for host in ("pypi.org", "files.pythonhosted.org"):
+        with contextlib.suppress(OSError):
+            found |= {f"{info[4][0]}/{128 if ':' in info[4][0] else 32}"
+                      for info in socket.getaddrinfo(host, 443, type=socket.SOCK_STREAM)}
+    return sorted(found)
 
 
 class ShimmedLambda:
@@ -95,6 +111,7 @@ class Aws:
     creds: dict[str, str]
     queue_url: str
     fake: FakeMessaging
+    egress_url: str
     rpc_calls: list[tuple[str, str, str]] = field(default_factory=list)
 
     def call(self, method: str, path: str, token: str = "developerToken", body: Any = None,
@@ -135,31 +152,37 @@ def aws(tmp_path: Path) -> Iterator[Aws]:
         subnet = boto["ec2"].create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
         group = boto["ec2"].create_security_group(GroupName="fn", Description="fn", VpcId=vpc)["GroupId"]
         fake = FakeMessaging(client_secret=BOT_SECRET).start()
+        store = DynamoStore(client=boto["dynamodb"], table_name=table)
+        keyring = KmsKeyring(key_id, region_name=REGION)
+        signer = load_signer(store, keyring)
+        egress = TokenEgressProxy(  # the egress service, over the same store, trusting the gateway's keys
+            DomainService(store, Clock()).allowlist_for,
+            TokenVerifier(verify_keys_from_jwks({"keys": signer.public_jwks})), listen="127.0.0.1:0",
+            gateway_url=GATEWAY, resolver=public_resolver(registry_networks())).start()
+        egress_url = "http://{}:{}".format(*egress.address)
         settings = Settings(
             data_dir=tmp_path, store="dynamodb", table_name=table, keyring="kms", kms_key_id=key_id,
             executor="aws_lambda", lambda_image_uri=IMAGE, lambda_subnet_ids=(subnet,),
-            lambda_security_group_ids=(group,), gateway_url=GATEWAY, egress_proxy_url=EGRESS, jobs="sqs",
+            lambda_security_group_ids=(group,), gateway_url=GATEWAY, egress_proxy_url=egress_url, jobs="sqs",
             jobs_queue_url=queue_url, records="sync", region=REGION, scheduler="eventbridge",
             scheduler_target_arn=TARGET, scheduler_role_arn=SCHEDULER_ROLE, scheduler_group=GROUP,
             domain_map=fake.domain_map())
-        store = DynamoStore(client=boto["dynamodb"], table_name=table)
-        keyring = KmsKeyring(key_id, region_name=REGION)
         clock = FrozenClock()
-        identity = IdentityService(store, keyring, load_signer(store, keyring), clock)
+        identity = IdentityService(store, keyring, signer, clock)
         rpc_calls: list[tuple[str, str, str]] = []
         shim = Shim(worker_dir=LOCAL, node_binary=shutil.which("node"), toolbelt_python_path=toolbelt.PYTHON_PATH,
-                    rpc=lambda *a, **kw: client_rpc(*a, **kw))
+                    rpc=lambda *a, **kw: client_rpc(*a, **kw), deps_root=str(tmp_path / "lambda-tmp"))
         lam = ShimmedLambda(boto["lambda"], shim)
         executor = build_lambda_executor(settings, identity, client=lam, iam_client=boto["iam"])
         svc = build_services(settings, store=store, keyring=keyring, executor=executor, clock=clock)
         creds = svc.identity.bootstrap(ACCOUNT)
         with use_services(svc), Client(app) as client:
-            env = Aws(client, svc, lam, boto, clock, creds, queue_url, fake, rpc_calls)
+            env = Aws(client, svc, lam, boto, clock, creds, queue_url, fake, egress_url, rpc_calls)
 
             def client_rpc(url: str, token: str, method: str, params: Any, *, proxy: str = "",
                            timeout_s: float = 10) -> dict[str, Any]:
                 """The shim's call to the gateway's route (the nested request keeps the outer one's context)."""
-                assert url.startswith(GATEWAY) and proxy == EGRESS
+                assert url.startswith(GATEWAY) and proxy == egress_url
                 rpc_calls.append((urlsplit(url).path, method, token))
                 outer = app.current_request
                 try:
@@ -174,6 +197,7 @@ def aws(tmp_path: Path) -> Iterator[Aws]:
             yield env
         shim.close()
         svc.close()
+        egress.close()
         fake.close()
 
 
@@ -210,7 +234,7 @@ def test_account_to_logs_on_aws(aws: Aws) -> None:
     assert result == {"secret": "k-123", "payload": {"n": 1}}
     event = aws.lam.events[-1][1]
     assert event["toolbelt"]["url"] == GATEWAY + f"{BASE}/functions/{uuid}/toolbelt"
-    assert event["egress"] == {"proxy": EGRESS, "token": event["toolbelt"]["token"]}
+    assert event["egress"] == {"proxy": aws.egress_url, "token": event["toolbelt"]["token"]}
     claims = aws.svc.identity.signer.verify(event["toolbelt"]["token"])
     assert (claims["aud"], claims["sub"], claims["typ"]) == (ACCOUNT, uuid, "function")
     assert claims["exp"] - claims["iat"] <= int(aws.svc.settings.function_timeout_s) + 10
@@ -273,3 +297,42 @@ def _iso(ts: float) -> str:
     from chalicelib.domain.schedules import iso
 
     return iso(ts)
+
+
+def test_function_with_dependencies_on_aws(aws: Aws) -> None:
+    # GIVEN an account whose allowlist names PyPI (the container installs through the egress proxy)
+    for domain in ("pypi.org", "files.pythonhosted.org"):
+        assert aws.call("POST", f"{BASE}/proxy-settings?v=1", "adminToken", {"domain": domain})[0] == 201
+    # AND a Python function that declares a dependency
+    code = "def lambda_handler(input, callback):\n    import six\n    callback(None, {'six': six.__version__})\n"
+    status, fn = aws.call("POST", f"{BASE}/functions", body={
+        "name": "with-deps", "description": "d", "runtime": "Python 3.11", "code": code,
+        "customDependencies": {"six": "1.17.0"}})
+    assert status == 201, fn
+    # WHEN it is deployed, THEN its Lambda built them once and the deployment keeps the lock it got
+    aws.call("POST", f"{BASE}/deployments/{fn['uuid']}")
+    aws.deliver_jobs()
+    ops = [event["op"] for _, event in aws.lam.events]
+    status, deployments = aws.call("GET", f"{BASE}/functions/{fn['uuid']}/deployments")
+    assert ops == ["build", "check"], (ops, deployments[0].get("deploymentError"))
+    lock = deployments[0]["dependencyLock"]
+    assert lock.startswith("python-") and aws.lam.events[-1][1]["bundle"]["deps"]["key"] == lock
+    # AND it runs with them
+    status, result = aws.call("POST", f"{BASE}/lambdas/{fn['uuid']}/invoke?v=1", "developerToken",
+                              {"timestamp": 0, "headers": [], "payload": {}})
+    assert (status, result) == (200, {"six": "1.17.0"})
+
+
+def test_without_pypi_on_the_allowlist_the_build_fails_with_the_proxys_refusal(aws: Aws,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PIP_RETRIES", "0")  # pip retries a refused tunnel; once is enough to read its answer
+    code = "def lambda_handler(input, callback):\n    import six\n    callback(None, 1)\n"
+    fn = aws.call("POST", f"{BASE}/functions", body={
+        "name": "no-registry", "description": "d", "runtime": "Python 3.11", "code": code,
+        "customDependencies": {"six": "1.17.0"}})[1]
+    aws.call("POST", f"{BASE}/deployments/{fn['uuid']}")
+    aws.deliver_jobs()
+    deployments = aws.call("GET", f"{BASE}/functions/{fn['uuid']}/deployments")[1]
+    error = deployments[0]["deploymentError"]
+    assert error["code"] == "com.liveperson.faas.fm.build-failed" and "pip could not resolve" in error["message"]
+    assert "allowlist must name pypi.org" in error["message"], error["message"]

@@ -187,7 +187,8 @@ def container(tmp_path: Path) -> Iterator[Container]:
                                 "PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(tmp_path), **env,
                                 "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{api.server_address[1]}",
                                 "AWS_LAMBDA_FUNCTION_NAME": "fngate-fn-x", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
-                                "_HANDLER": spec.cmd[0], "AWS_SECRET_ACCESS_KEY": "the-role-credentials"})
+                                "_HANDLER": spec.cmd[0], "AWS_SECRET_ACCESS_KEY": "the-role-credentials",
+                                "FNGATE_DEPS_ROOT": str(tmp_path / "tmp" / "fngate-deps")})
     try:
         yield Container(api, proc, log)
     finally:
@@ -236,3 +237,13 @@ def test_function_image_entry_point_runs_node_with_its_toolbelt(container: Conta
 def test_function_image_answers_a_load_error_as_such(container: Container) -> None:
     kind, answer = container.invoke({"op": "check", "bundle": bundle("python", "def lambda_handler(:\n")})
     assert kind == "response" and answer["op"] == "load-error"
+
+
+def test_function_image_builds_dependencies_with_the_builder_it_ships(container: Container) -> None:
+    code = "def lambda_handler(input, callback):\n    import six\n    callback(None, six.__version__)\n"
+    deps = {"declared": {"six": "1.17.0"}, "key": "", "limits": {"max_bytes": 50_000_000, "timeout_s": 120}}
+    kind, built = container.invoke({"op": "build", "bundle": {**bundle("python", code), "deps": deps}})
+    assert kind == "response" and built["op"] == "built" and built["key"].startswith("python-"), built
+    kind, answer = container.invoke({"op": "invoke", "input": {"headers": [], "payload": None}, "timeout_ms": 5000,
+                                     "bundle": {**bundle("python", code), "deps": {**deps, "key": built["key"]}}})
+    assert answer["ok"] is True and answer["result"] == "1.17.0", answer

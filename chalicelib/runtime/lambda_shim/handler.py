@@ -11,10 +11,12 @@ Events (from chalicelib.runtime.aws_lambda.LambdaExecutor) and answers::
         → the worker's result without id/recycle: {"op": "result", "ok": true, "result": ..., "logs": [...]}
                                                 | {"op": "result", "ok": false, "kind": KIND, "message", "logs"}
     {"op": "check", "bundle"?: {...}}        → {"op": "ready", "form": "callback" | "async"}   (deploy: does it load?)
-    either → {"op": "load-error", "message"}   (the code does not load: a build error)
+    {"op": "build", "bundle": {...}}         → {"op": "built", "key": lock key}   (deploy: its dependencies)
+    any → {"op": "load-error", "message"}      (the code or its dependencies do not load: a build error)
            | {"op": "shim-error", "message"}   (the platform is wrong: no code, no node binary)
 
-The bundle is what a worker needs: {"runtime", "language", "code", "env", "limits"}. A zip package carries it as
+The bundle is what a worker needs: {"runtime", "language", "code", "env", "limits", "deps"?}; ``deps``
+({"declared", "key", "limits"}) are installed in the container first (packages.py). A zip package carries it as
 runtime.json (all but the code) plus function.py or function.js at the package root. A container image cannot
 carry per-function code, so there the executor sends the bundle with every event (≤ 100 kB of code) and the shim
 keeps its worker while the bundle's digest is unchanged: the gateway, the only caller, stays the authority on which
@@ -49,17 +51,18 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from . import outbound
+from . import outbound, packages
 
 HERE = Path(__file__).resolve().parent
 RUNTIME_FILE = "runtime.json"
 CODE_FILES = {"python": "function.py", "node": "function.js"}
-BUNDLE_KEYS = ("runtime", "language", "code", "env", "limits")
+BUNDLE_KEYS = ("runtime", "language", "code", "env", "limits", "deps")
 ENV_BUNDLE_DIR = "FNGATE_BUNDLE_DIR"
 ENV_WORKER_DIR = "FNGATE_WORKER_DIR"
 ENV_NODE = "FNGATE_NODE_BINARY"
 ENV_TOOLBELT_NODE = "FNGATE_TOOLBELT_NODE_PATH"
 ENV_TOOLBELT_PYTHON = "FNGATE_TOOLBELT_PYTHON_PATH"
+ENV_DEPS_ROOT = "FNGATE_DEPS_ROOT"  # where the container installs dependencies (default /tmp/fngate-deps)
 BASE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp"}
 LOAD_TIMEOUT_S = 10.0
 GRACE_S = 0.25  # the worker reports its own timeout (with logs); past this the shim kills it
@@ -102,7 +105,7 @@ def bundle_digest(bundle: dict[str, Any]) -> str:
 
 def package_files(bundle: dict[str, Any]) -> dict[str, bytes]:
     """The bundle as files at the package root: runtime.json and function.py / function.js."""
-    meta = {key: bundle[key] for key in BUNDLE_KEYS if key != "code"}
+    meta = {key: bundle[key] for key in BUNDLE_KEYS if key != "code" and key in bundle}
     return {RUNTIME_FILE: json.dumps(meta, sort_keys=True, indent=1).encode(),
             CODE_FILES[bundle["language"]]: str(bundle["code"]).encode()}
 
@@ -213,9 +216,11 @@ class Shim:
     def __init__(self, *, worker_dir: Path, bundle_dir: Path | None = None,
                  node_binary: str | None = None, python: str = sys.executable, node_heap_mb: int = 192,
                  toolbelt_node_path: str = "", toolbelt_python_path: str = "",
-                 rpc: Callable[..., dict[str, Any]] = outbound.gateway_call) -> None:
+                 rpc: Callable[..., dict[str, Any]] = outbound.gateway_call,
+                 deps_root: str = packages.ROOT) -> None:
         self.worker_dir, self.bundle_dir = worker_dir, bundle_dir
         self.rpc = rpc  # (url, token, method, params, proxy=) → an rpc-result body
+        self.deps_root = deps_root
         self._relay: outbound.ProxyRelay | None = None
         self._proxy = ""
         self.node_binary, self.python, self.node_heap_mb = node_binary, python, node_heap_mb
@@ -234,7 +239,8 @@ class Shim:
                    bundle_dir=Path(env.get(ENV_BUNDLE_DIR) or env.get("LAMBDA_TASK_ROOT") or HERE.parent),
                    node_binary=env.get(ENV_NODE) or shutil.which("node"),
                    node_heap_mb=max(64, memory_mb - 64), toolbelt_node_path=env.get(ENV_TOOLBELT_NODE, ""),
-                   toolbelt_python_path=env.get(ENV_TOOLBELT_PYTHON, ""))
+                   toolbelt_python_path=env.get(ENV_TOOLBELT_PYTHON, ""),
+                   deps_root=env.get(ENV_DEPS_ROOT) or packages.ROOT)
 
     @property
     def protocol(self) -> ModuleType:
@@ -248,7 +254,10 @@ class Shim:
             return {"op": "shim-error", "message": "The event is not a JSON object"}
         try:
             self._egress(event.get("egress"))
-            worker = self._ready_worker(*self._bundle(event.get("bundle")))
+            bundle, digest = self._bundle(event.get("bundle"))
+            if event.get("op") == "build":
+                return {"op": "built", "key": self._dependencies(bundle)[0]}
+            worker = self._ready_worker(bundle, digest)
         except ShimError as err:
             return {"op": "shim-error", "message": str(err)}
         except LoadError as err:
@@ -288,12 +297,28 @@ class Shim:
             raise ShimError("No function code: none is packaged and the event carries no bundle")
         return bundle, bundle_digest(bundle) + ("+egress" if self._relay is not None else "")
 
+    def _dependencies(self, bundle: dict[str, Any]) -> tuple[str, str, str]:
+        """(lock key, python path, node path) of the bundle's dependencies, installed now if not yet."""
+        deps = bundle.get("deps")
+        if not isinstance(deps, dict) or not deps.get("declared"):
+            return "", "", ""
+        language = str(bundle.get("language"))
+        try:
+            key, installed = packages.install(language, deps, self._relay.env() if self._relay else {},
+                                              self.deps_root)
+        except packages.InstallError as err:
+            raise LoadError(f"The dependencies could not be installed: {err}") from None
+        except packages.DriftError as err:
+            raise ShimError(str(err)) from None
+        return (key, *packages.worker_paths(language, installed))
+
     def _ready_worker(self, bundle: dict[str, Any], digest: str) -> _Worker:
         worker = self._worker
         if worker is not None and worker.digest == digest and not worker.exited():
             return worker
         self._retire()
-        worker = self._spawn(str(bundle.get("language")), digest)
+        _, python_path, node_path = self._dependencies(bundle)
+        worker = self._spawn(str(bundle.get("language")), digest, python_path, node_path)
         try:
             worker.form = self._load(worker, bundle, self._relay.env() if self._relay is not None else None)
         except LoadError:
@@ -302,24 +327,26 @@ class Shim:
         self._worker = worker
         return worker
 
-    def _argv(self, language: str) -> list[str]:
+    def _argv(self, language: str, python_path: str = "") -> list[str]:
         if language == "python":
-            return [self.python, "-I", "-S", "-c", _PYTHON_BOOT, str(self.worker_dir), self.toolbelt_python_path]
+            return [self.python, "-I", "-S", "-c", _PYTHON_BOOT, str(self.worker_dir), self.toolbelt_python_path,
+                    python_path]
         if language != "node":
             raise ShimError(f"Unsupported language {language!r}")
         if not self.node_binary:
             raise ShimError("Node.js is not installed in this Lambda: Node functions need the fngate container image")
         return [self.node_binary, f"--max-old-space-size={self.node_heap_mb}", str(self.worker_dir / "worker_node.js")]
 
-    def _spawn(self, language: str, digest: str) -> _Worker:
+    def _spawn(self, language: str, digest: str, python_path: str = "", node_path: str = "") -> _Worker:
         """Start a worker with its requests on fd 0 and its answers on fd 3, in a process group of its own."""
-        protocol, argv = self.protocol, self._argv(language)
+        protocol, argv = self.protocol, self._argv(language, python_path)
         script = self.worker_dir / ("worker_node.js" if language == "node" else "worker_python.py")
         if not script.is_file():
             raise ShimError(f"The worker script {script.name} is missing from {self.worker_dir}")
         env = dict(BASE_ENV)
-        if language == "node" and self.toolbelt_node_path:
-            env["NODE_PATH"] = self.toolbelt_node_path
+        node_paths = [p for p in (self.toolbelt_node_path, node_path) if p]
+        if language == "node" and node_paths:
+            env["NODE_PATH"] = ":".join(node_paths)
         in_r, in_w = os.pipe()
         out_r, out_w = os.pipe()
         child_in, child_out = _high_fd(in_r), _high_fd(out_w)
