@@ -343,6 +343,9 @@ def main() -> None:
     from bench.credentials import measure as credential_timing
 
     rows += credential_timing()
+    from bench import aws_runtime
+
+    rows += aws_runtime.rows()
     write(rows, floor, local, has_wrk, time.perf_counter() - started, edge_lines,
           (load_before, os.getloadavg()[0]))
     shutil.rmtree(work, ignore_errors=True)
