@@ -60,7 +60,6 @@ def measure() -> dict[str, float]:
     from chalice.test import Client
 
     from app import app
-    from chalicelib.clock import Clock
     from chalicelib.config import Settings
     from chalicelib.crypto.tokens import TokenVerifier, verify_keys_from_jwks
     from chalicelib.domain.permissions import Principal, Role
