@@ -59,7 +59,7 @@ from chalicelib.domain.runtimes import find_runtime
 from chalicelib.domain.validation import validate_dependencies
 from chalicelib.runtime.base import Outcome, Target, outcome_from_result
 from chalicelib.runtime.deps import BuildLimits
-from chalicelib.runtime.lambda_shim.handler import package_files
+from chalicelib.runtime.lambda_shim.bundle import package_files
 
 log = logging.getLogger("fngate.runtime.aws_lambda")
 
@@ -69,7 +69,7 @@ ZIP_RUNTIME = "python3.11"
 LAMBDA_GRACE_S = 5  # the Lambda outlives the worker's own timer, so the shim can answer the timeout with logs
 HERE = Path(__file__).resolve().parent
 SHIM_FILES = ("lambda_shim/__init__.py", "lambda_shim/handler.py", "lambda_shim/outbound.py",
-              "lambda_shim/packages.py", "egress_relay.py")
+              "lambda_shim/packages.py", "lambda_shim/bundle.py", "egress_relay.py")
 WORKER_FILES = ("local/protocol.py", "local/worker_python.py", "local/worker_python_logs.py", "local/worker_node.js")
 RETRYABLE = frozenset({"ResourceConflictException", "TooManyRequestsException", "ThrottlingException",
                        "ServiceException", "ResourceNotReadyException"})

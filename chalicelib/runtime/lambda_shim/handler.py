@@ -36,10 +36,8 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import importlib.util
 import itertools
-import json
 import os
 import shutil
 import signal
@@ -52,11 +50,9 @@ from types import ModuleType
 from typing import Any
 
 from . import outbound, packages
+from .bundle import ShimError, bundle_digest, read_package
 
 HERE = Path(__file__).resolve().parent
-RUNTIME_FILE = "runtime.json"
-CODE_FILES = {"python": "function.py", "node": "function.js"}
-BUNDLE_KEYS = ("runtime", "language", "code", "env", "limits", "deps")
 ENV_BUNDLE_DIR = "FNGATE_BUNDLE_DIR"
 ENV_WORKER_DIR = "FNGATE_WORKER_DIR"
 ENV_NODE = "FNGATE_NODE_BINARY"
@@ -87,39 +83,9 @@ worker.main()
 """
 
 
-class ShimError(Exception):
-    """The platform cannot run the function (no code, a missing binary): not the function's fault."""
-
 
 class LoadError(Exception):
     """The function's code does not load (the worker said load-error, exited, or hung while loading)."""
-
-
-# -- the bundle (its format lives here only; LambdaExecutor builds packages with these helpers) ------------------------
-def bundle_digest(bundle: dict[str, Any]) -> str:
-    """A stable digest of what a worker runs: the shim reloads its worker only when this changes."""
-    canonical = {key: bundle.get(key) for key in BUNDLE_KEYS}
-    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def package_files(bundle: dict[str, Any]) -> dict[str, bytes]:
-    """The bundle as files at the package root: runtime.json and function.py / function.js."""
-    meta = {key: bundle[key] for key in BUNDLE_KEYS if key != "code" and key in bundle}
-    return {RUNTIME_FILE: json.dumps(meta, sort_keys=True, indent=1).encode(),
-            CODE_FILES[bundle["language"]]: str(bundle["code"]).encode()}
-
-
-def read_package(root: Path) -> dict[str, Any] | None:
-    """The bundle a zip package carries, or None when there is none (image mode)."""
-    meta_path = root / RUNTIME_FILE
-    if not meta_path.is_file():
-        return None
-    try:
-        meta = json.loads(meta_path.read_text("utf-8"))
-        return {**meta, "code": (root / CODE_FILES[meta["language"]]).read_text("utf-8")}
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise ShimError(f"The packaged function is unreadable: {err}") from None
 
 
 # -- protocol messages (framing and kinds come from local/protocol.py) -------------------------------------------------
