@@ -16,6 +16,10 @@ Packaging — two modes:
   That runtime has no ``node`` binary, so deploying a Node function without ``image_uri`` raises DeployFailed
   (no Node layer is attached: the image already carries node, and one artefact is easier to keep patched).
 
+Dependencies (image only): ``build`` has the function's own Lambda install them once (op ``build``) and returns the
+lock key it reports; every bundle carries the declaration and that key, and each new container installs the same
+lock into its /tmp before loading the code (lambda_shim/packages.py says why, and what it costs).
+
 The function sees its own environment variables plus the runtime ids (X_LIVEPERSON_*), carried in the bundle
 (Lambda's 4 KB environment cannot hold 512 variables); nothing of the gateway's reaches it. Errors: the shim's
 ``kind`` → FUNCTION_FAILURES; a shim crash → RuntimeException, Lambda's "Task timed out" → ExecutionTimeExceeded;
