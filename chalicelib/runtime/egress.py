@@ -38,12 +38,11 @@ from urllib.parse import urlsplit
 
 from chalicelib.domain.allowlist import host_allowed, normalize
 from chalicelib.domain.limits import OUTBOUND_REQUESTS_PER_S
-from chalicelib.runtime.egress_relay import pipe
+from chalicelib.runtime.egress_relay import HEAD_MAX, HeadTooLarge, pipe, read_head
 
 log = logging.getLogger("fngate.egress")
 
 Resolver = Callable[[str, int], tuple[str, int]]
-HEAD_MAX = 16_384
 _HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authorization", "proxy-connection", "proxy-authenticate",
                          "te", "trailer", "upgrade", "host"})
 _ESTABLISHED = b"HTTP/1.1 200 Connection established\r\n\r\n"
@@ -363,17 +362,10 @@ def _reply(conn: socket.socket, refusal: _Refusal) -> None:
 
 
 def _read_head(conn: socket.socket) -> tuple[bytes, bytes]:
-    """The request head (without the blank line) and whatever bytes came after it."""
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        if len(buf) > HEAD_MAX:
-            raise _Refusal(431, "Request Header Fields Too Large", "request head too large")
-        chunk = conn.recv(4096)
-        if not chunk:
-            raise ConnectionAbortedError("closed before a full request head")
-        buf += chunk
-    head, _, rest = buf.partition(b"\r\n\r\n")
-    return head, rest
+    try:
+        return read_head(conn, HEAD_MAX)
+    except HeadTooLarge:
+        raise _Refusal(431, "Request Header Fields Too Large", "request head too large") from None
 
 
 def _parse(head: bytes) -> _Request:

@@ -245,8 +245,8 @@ class Shim:
                 self._relay.token = ""  # no token this time: the proxy refuses whatever the function sends
             return
         if self._relay is None:
-            pipe = load_worker_module(HERE.parent, "egress_relay").pipe
-            self._relay = outbound.ProxyRelay(str(egress["proxy"]), pipe).start()
+            relay = load_worker_module(HERE.parent, "egress_relay")
+            self._relay = outbound.ProxyRelay(str(egress["proxy"]), relay).start()
             self._proxy = str(egress["proxy"])
         self._relay.token = str(egress.get("token") or "")
 

@@ -16,11 +16,9 @@ import socket
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-HEAD_MAX = 16_384
 PROXY_USER = "fn"
 RPC_FAILED = "com.fngate.rpc.failed"
 RPC_TIMEOUT_S = 10.0
@@ -41,12 +39,13 @@ def rewrite_head(head: bytes, token: str) -> bytes:
 class ProxyRelay:
     """Listens on 127.0.0.1; each connection goes to the egress proxy with the current token (``token``)."""
 
-    def __init__(self, upstream: str, pipe: Callable[..., None], *, connect_timeout_s: float = 10,
+    def __init__(self, upstream: str, relay: Any, *, connect_timeout_s: float = 10,
                  idle_timeout_s: float = 300) -> None:
+        """``relay``: the egress_relay module (loaded by path), for its read_head and pipe."""
         parts = urlsplit(upstream if "://" in upstream else f"http://{upstream}")
         self.upstream = (parts.hostname or "", parts.port or 3128)
         self.token = ""
-        self._pipe, self._connect_timeout, self._idle = pipe, connect_timeout_s, idle_timeout_s
+        self._relay_module, self._connect_timeout, self._idle = relay, connect_timeout_s, idle_timeout_s
         self._listener: socket.socket | None = None
         self.port = 0
 
@@ -82,30 +81,17 @@ class ProxyRelay:
         upstream: socket.socket | None = None
         try:
             conn.settimeout(self._idle)
-            head, rest = _read_head(conn)
+            head, rest = self._relay_module.read_head(conn)
             upstream = socket.create_connection(self.upstream, timeout=self._connect_timeout)
             upstream.settimeout(self._idle)
             upstream.sendall(rewrite_head(head, self.token) + rest)
-            self._pipe(conn, upstream, idle_timeout_s=self._idle)
+            self._relay_module.pipe(conn, upstream, idle_timeout_s=self._idle)
         except (OSError, ValueError):
             pass  # the function sees its connection closed; the proxy logs what it refused
         finally:
             if upstream is not None:
                 upstream.close()
             conn.close()
-
-
-def _read_head(conn: socket.socket) -> tuple[bytes, bytes]:
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        if len(buf) > HEAD_MAX:
-            raise ValueError("request head too large")
-        chunk = conn.recv(4096)
-        if not chunk:
-            raise ValueError("closed before a full request head")
-        buf += chunk
-    head, _, rest = buf.partition(b"\r\n\r\n")
-    return head, rest
 
 
 def gateway_call(url: str, token: str, method: str, params: Any, *, proxy: str = "",
