@@ -71,6 +71,7 @@ ALIAS = "live"
 SHIM_HANDLER = "lambda_shim.handler.handle"
 ZIP_RUNTIME = "python3.11"
 LAMBDA_GRACE_S = 5  # the Lambda outlives the worker's own timer, so the shim can answer the timeout with logs
+LAMBDA_TIMEOUT_MAX_S = 900  # Lambda's own ceiling
 HERE = Path(__file__).resolve().parent
 SHIM_FILES = ("lambda_shim/__init__.py", "lambda_shim/handler.py", "lambda_shim/outbound.py",
               "lambda_shim/packages.py", "lambda_shim/bundle.py", "egress_relay.py")
@@ -335,7 +336,7 @@ class LambdaExecutor:
         """The typed client, made on first use (boto3 is imported only by gateways that run on Lambda)."""
         with self._lock:
             if self._api is None:
-                client = self._client or _default_client(self._region, self._timeout_s + LAMBDA_GRACE_S + 10)
+                client = self._client or _default_client(self._region, self._lambda_timeout(True) + 10)
                 self._client = client
                 self._api = LambdaApi(client, sleep=self._sleep, wait_s=self._wait_s)
             return self._api
@@ -398,7 +399,8 @@ class LambdaExecutor:
         request: dict[str, Any] = {"op": "invoke", "input": event, "timeout_ms": max(1, int(limit * 1000))}
         if self._image_uri:
             request["bundle"] = self._bundle(target)
-        request.update(self._access_fields(target, limit))
+        install = self._build_limits.timeout_s if target.dependencies else 0  # a new container installs first
+        request.update(self._access_fields(target, limit + install))
         payload = json.dumps(request, separators=(",", ":")).encode()
         started = time.perf_counter()
         raw, function_error = self.api.invoke(self.function_name(target.account_id, target.function_uuid), ALIAS,
@@ -420,6 +422,12 @@ class LambdaExecutor:
             raise DeployFailed(detail="Node.js functions need the fngate container image on AWS Lambda (image_uri): "
                                       "the python3.11 zip runtime has no node binary")
         return make_bundle(target, runtime.language, self._csds, self._build_limits)
+
+    def _lambda_timeout(self, dependencies: bool) -> int:
+        """The function's limit and the shim's grace; with dependencies also their install, which a new container
+        does before its first invocation (and the deploy's build op), so the function still gets its full limit."""
+        extra = int(self._build_limits.timeout_s) if dependencies else 0
+        return min(LAMBDA_TIMEOUT_MAX_S, self._timeout_s + LAMBDA_GRACE_S + extra)
 
     def _access_fields(self, target: Target, limit_s: float) -> dict[str, Any]:
         """Toolbelt route and egress, with a token that lives as long as the Lambda may run this event."""
@@ -472,7 +480,7 @@ class LambdaExecutor:
 
     def _settings(self, target: Target, role: str) -> dict[str, Any]:
         settings: dict[str, Any] = {
-            "Role": role, "MemorySize": self._memory_mb, "Timeout": self._timeout_s + LAMBDA_GRACE_S,
+            "Role": role, "MemorySize": self._memory_mb, "Timeout": self._lambda_timeout(bool(target.dependencies)),
             "Description": f"fngate {target.account_id}/{target.function_uuid} {target.function_name}"[:256],
             "Environment": {"Variables": {}}}
         if self._image_uri:

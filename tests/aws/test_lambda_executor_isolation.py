@@ -19,6 +19,7 @@ from chalicelib.crypto.tokens import KeySet, TokenSigner
 from chalicelib.domain.errors import BuildFailed, DeployFailed
 from chalicelib.runtime.aws_lambda import LAMBDA_GRACE_S, LambdaExecutor, ToolbeltAccess
 from chalicelib.runtime.base import Target
+from chalicelib.runtime.deps import BuildLimits
 from chalicelib.services.toolbelt_host import route_path
 from tests.aws.test_lambda_executor import IMAGE, PY_CODE, Recording, queue
 
@@ -156,3 +157,12 @@ def test_dependencies_need_the_image_and_valid_names(aws: dict[str, Any]) -> Non
     with pytest.raises(BuildFailed, match="Invalid dependency"):
         executor(aws).build(target(dependencies=(("six; rm -rf /", "1"),)))
     assert executor(aws).build(target()) == ""
+
+
+def test_a_function_with_dependencies_gets_time_to_install_them_before_its_own_limit(aws: dict[str, Any]) -> None:
+    ex = executor(aws, timeout_s=30, build_limits=BuildLimits(timeout_s=120))
+    ex.deploy(target())
+    ex.deploy(target(account=B, dependencies=(("six", "1.17.0"),), build_key="python-" + "0" * 40))
+    timeout_of = {acc: aws["lambda"].get_function_configuration(FunctionName=ex.function_name(acc, FN))["Timeout"]
+                  for acc in (A, B)}
+    assert timeout_of == {A: 30 + LAMBDA_GRACE_S, B: 30 + LAMBDA_GRACE_S + 120}
