@@ -47,6 +47,7 @@ from chalicelib.services.container import Services, build_lambda_executor, build
 from chalicelib.services.domains import DomainService
 from chalicelib.services.identity import IdentityService, load_signer
 from chalicelib.storage.dynamodb import DynamoStore, create_table
+from tests.aws.registries import needs_pypi
 from tests.aws.test_lambda_shim import Context
 from tests.conftest import ACCOUNT
 
@@ -299,6 +300,7 @@ def _iso(ts: float) -> str:
     return iso(ts)
 
 
+@needs_pypi
 def test_function_with_dependencies_on_aws(aws: Aws) -> None:
     # GIVEN an account whose allowlist names PyPI (the container installs through the egress proxy)
     for domain in ("pypi.org", "files.pythonhosted.org"):
@@ -323,8 +325,8 @@ def test_function_with_dependencies_on_aws(aws: Aws) -> None:
     assert (status, result) == (200, {"six": "1.17.0"})
 
 
-def test_without_pypi_on_the_allowlist_the_build_fails_with_the_proxys_refusal(aws: Aws,
-                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_pypi_on_the_allowlist_the_build_fails_with_the_proxys_refusal(
+        aws: Aws, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setenv("PIP_RETRIES", "0")  # pip retries a refused tunnel; once is enough to read its answer
     code = "def lambda_handler(input, callback):\n    import six\n    callback(None, 1)\n"
     fn = aws.call("POST", f"{BASE}/functions", body={
@@ -336,3 +338,4 @@ def test_without_pypi_on_the_allowlist_the_build_fails_with_the_proxys_refusal(a
     error = deployments[0]["deploymentError"]
     assert error["code"] == "com.liveperson.faas.fm.build-failed" and "pip could not resolve" in error["message"]
     assert "allowlist must name pypi.org" in error["message"], error["message"]
+    assert f"egress denied (not allowlisted) account={ACCOUNT} function={fn['uuid']} host=pypi.org" in caplog.text

@@ -21,6 +21,8 @@ from typing import Any
 
 import pytest
 
+from tests.aws.registries import needs_pypi
+
 ROOT = Path(__file__).resolve().parents[2]
 IMAGES = ROOT / "infra" / "images"
 DOCKERFILES = sorted(IMAGES.glob("*.Dockerfile"))
@@ -239,6 +241,7 @@ def test_function_image_answers_a_load_error_as_such(container: Container) -> No
     assert kind == "response" and answer["op"] == "load-error"
 
 
+@needs_pypi
 def test_function_image_builds_dependencies_with_the_builder_it_ships(container: Container) -> None:
     code = "def lambda_handler(input, callback):\n    import six\n    callback(None, six.__version__)\n"
     deps = {"declared": {"six": "1.17.0"}, "key": "", "limits": {"max_bytes": 50_000_000, "timeout_s": 120}}

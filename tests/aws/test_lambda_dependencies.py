@@ -17,6 +17,7 @@ from chalicelib.runtime.base import Target
 from chalicelib.runtime.deps import BuildLimits, DependencyBuilder
 from chalicelib.runtime.lambda_shim import handler
 from chalicelib.runtime.lambda_shim.handler import Shim
+from tests.aws.registries import needs_npm, needs_pypi
 from tests.aws.test_lambda_shim import Context
 
 LOCAL = Path(handler.__file__).resolve().parent.parent / "local"
@@ -49,6 +50,7 @@ def shim(tmp_path: Path) -> Iterator[Shim]:
     s.close()
 
 
+@needs_pypi
 def test_build_reports_the_lock_key_the_local_builder_finds(shim: Shim, tmp_path: Path) -> None:
     built = shim.handle({"op": "build", "bundle": bundle_of(target())}, Context())
     assert built["op"] == "built" and built["key"].startswith("python-"), built
@@ -56,6 +58,7 @@ def test_build_reports_the_lock_key_the_local_builder_finds(shim: Shim, tmp_path
     assert built["key"] == local
 
 
+@needs_pypi
 def test_invoke_runs_with_the_installed_dependencies(shim: Shim, tmp_path: Path) -> None:
     key = shim.handle({"op": "build", "bundle": bundle_of(target())}, Context())["key"]
     answer = shim.handle({"op": "invoke", "input": {"headers": [], "payload": None}, "timeout_ms": 10_000,
@@ -64,22 +67,26 @@ def test_invoke_runs_with_the_installed_dependencies(shim: Shim, tmp_path: Path)
     assert answer["result"]["six"] == "1.17.0" and answer["result"]["where"].startswith(str(tmp_path / "deps"))
 
 
+@needs_pypi
 def test_a_cold_start_resolving_to_another_lock_refuses_to_run(shim: Shim) -> None:
     answer = shim.handle({"op": "check", "bundle": bundle_of(target(build_key="python-" + "0" * 40))}, Context())
     assert answer["op"] == "shim-error" and "redeploy" in answer["message"]
 
 
+@needs_pypi
 def test_an_installer_failure_is_a_load_error_with_its_message(shim: Shim) -> None:
     bad = target(deps=(("fngate-no-such-package-7f3a9c", "1.0.0"),))
     answer = shim.handle({"op": "build", "bundle": bundle_of(bad)}, Context())
     assert answer["op"] == "load-error" and "pip could not resolve" in answer["message"]
 
 
+@needs_pypi
 def test_the_operators_deny_list_applies_in_the_container(shim: Shim) -> None:
     answer = shim.handle({"op": "build", "bundle": bundle_of(target(), deny=("six",))}, Context())
     assert answer["op"] == "load-error" and "deny list" in answer["message"]
 
 
+@needs_npm
 @pytest.mark.skipif(not (NPM and NODE), reason="npm or node is not installed")
 def test_node_dependencies_are_built_and_found(shim: Shim, tmp_path: Path) -> None:
     t = target(NODE_CODE, "nodejs20", (("is-number", "7.0.0"),))
