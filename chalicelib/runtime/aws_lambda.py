@@ -46,7 +46,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.aws import names
 from chalicelib.domain.errors import (
@@ -64,6 +64,9 @@ from chalicelib.domain.validation import validate_dependencies
 from chalicelib.runtime.base import Outcome, Target, outcome_from_result
 from chalicelib.runtime.deps import BuildLimits
 from chalicelib.runtime.lambda_shim.bundle import package_files
+
+if TYPE_CHECKING:
+    from chalicelib.aws.function_roles import FunctionRoles
 
 log = logging.getLogger("fngate.runtime.aws_lambda")
 
@@ -314,7 +317,7 @@ class LambdaExecutor:
     def __init__(self, client: Any = None, *, region_name: str | None = None, role_arn: str = "",
                  function_prefix: str = "fngate-fn-", image_uri: str = "", memory_mb: int = 256, timeout_s: int = 30,
                  package_builder: Callable[[Target], bytes] | None = None, sleep: Callable[[float], None] = time.sleep,
-                 csds_domain: str = "", verify: bool = True, wait_s: float = 300.0, roles: Any = None,
+                 csds_domain: str = "", verify: bool = True, wait_s: float = 300.0, roles: FunctionRoles | None = None,
                  subnet_ids: tuple[str, ...] = (), security_group_ids: tuple[str, ...] = (),
                  access: ToolbeltAccess | None = None, role_wait_s: float = 60.0,
                  build_limits: BuildLimits | None = None) -> None:
@@ -438,8 +441,7 @@ class LambdaExecutor:
     def _role(self, account_id: str) -> tuple[str, bool]:
         """The account's execution role (created or updated now), or the fixed one; (ARN, created just now)."""
         if self._roles is not None:
-            arn, fresh = self._roles.ensure(account_id)
-            return str(arn), bool(fresh)
+            return self._roles.ensure(account_id)
         if not self._role_arn:
             raise DeployFailed(detail="No execution role configured for AWS Lambda functions (role_arn)")
         return self._role_arn, False
