@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.runtime.egress_relay import read_head
 from chalicelib.runtime.lambda_shim import handler
 from chalicelib.runtime.lambda_shim.handler import Shim
 from chalicelib.runtime.lambda_shim.outbound import rewrite_head
@@ -66,13 +67,8 @@ class FakeProxy:
             except OSError:
                 return
             with conn:
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    chunk = conn.recv(4096)
-                    if not chunk:
-                        break
-                    data += chunk
-                self.heads.append(data.decode("latin-1"))
+                head, _ = read_head(conn)
+                self.heads.append(head.decode("latin-1"))
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\nConnection: close\r\n\r\nproxied")
 
     def tokens(self) -> list[str]:
