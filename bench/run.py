@@ -358,6 +358,9 @@ def main() -> None:
     from bench import ui as ui_bench
 
     rows += ui_bench.rows()
+    from bench import aws_runtime
+
+    rows += aws_runtime.rows()
     write(rows, floor, local, has_wrk, time.perf_counter() - started, edge_lines,
           (load_before, os.getloadavg()[0]))
     shutil.rmtree(work, ignore_errors=True)

@@ -30,6 +30,10 @@ ENV_ACCOUNT_RATE = "FNGATE_ACCOUNT_RATE"  # invocations per second per account
 ENV_ACCOUNT_CONCURRENCY = "FNGATE_ACCOUNT_CONCURRENCY"  # invocations in flight per account
 ENV_LAMBDA_ROLE_ARN = "FNGATE_LAMBDA_ROLE_ARN"  # execution role of function Lambdas (CloudWatch Logs only)
 ENV_LAMBDA_IMAGE_URI = "FNGATE_LAMBDA_IMAGE_URI"  # worker image (needed for Node functions on AWS)
+ENV_LAMBDA_SUBNET_IDS = "FNGATE_LAMBDA_SUBNET_IDS"  # comma-separated private subnets of function Lambdas
+ENV_LAMBDA_SECURITY_GROUP_IDS = "FNGATE_LAMBDA_SECURITY_GROUP_IDS"  # their security groups (egress: the proxy only)
+ENV_EGRESS_PROXY_URL = "FNGATE_EGRESS_PROXY_URL"  # http://host:3128: the egress proxy service function Lambdas use
+ENV_GATEWAY_URL = "FNGATE_GATEWAY_URL"  # the API's public base URL: where a function Lambda's Toolbelt calls
 ENV_TLS = "FNGATE_TLS"  # clients reach this gateway over HTTPS only: answers carry Strict-Transport-Security
 ENV_JOBS = "FNGATE_JOBS"  # background (a runner thread in `fngate serve`) | inline | sqs
 ENV_JOBS_QUEUE_URL = "FNGATE_JOBS_QUEUE_URL"  # the SQS queue that announces jobs (FNGATE_JOBS=sqs)
@@ -86,6 +90,10 @@ class Settings:
     account_concurrency: int = 256
     lambda_role_arn: str = ""
     lambda_image_uri: str = ""
+    lambda_subnet_ids: tuple[str, ...] = ()
+    lambda_security_group_ids: tuple[str, ...] = ()
+    egress_proxy_url: str = ""
+    gateway_url: str = ""
     self_address: str = ""  # addr:port this gateway listens on; the egress proxy dials it for public_host
     tls: bool = False  # set by `fngate serve --tls-cert`, or FNGATE_TLS=1 behind a TLS edge (API Gateway)
     jobs: str = "background"  # how jobs are drained: background | inline (tests, the CLI's local mode) | sqs
@@ -134,6 +142,10 @@ class Settings:
             "region": env.get(ENV_AWS_REGION, env.get("AWS_DEFAULT_REGION", "")),
             "lambda_role_arn": env.get(ENV_LAMBDA_ROLE_ARN, ""),
             "lambda_image_uri": env.get(ENV_LAMBDA_IMAGE_URI, ""),
+            "lambda_subnet_ids": _globs(env.get(ENV_LAMBDA_SUBNET_IDS)),
+            "lambda_security_group_ids": _globs(env.get(ENV_LAMBDA_SECURITY_GROUP_IDS)),
+            "egress_proxy_url": env.get(ENV_EGRESS_PROXY_URL, ""),
+            "gateway_url": env.get(ENV_GATEWAY_URL, ""),
             "account_rate_per_s": float(env.get(ENV_ACCOUNT_RATE, "5000")),
             "account_concurrency": int(env.get(ENV_ACCOUNT_CONCURRENCY, "256")),
             "jobs": env.get(ENV_JOBS, "sqs" if env.get(ENV_JOBS_QUEUE_URL) else "background"),

@@ -20,8 +20,8 @@ from chalice import Blueprint, Response
 from chalice.app import Request
 
 from chalicelib.domain import jsondoc
-from chalicelib.domain.errors import BadInput, FngateError, FunctionFailed, InvalidClient
-from chalicelib.domain.permissions import Principal
+from chalicelib.domain.errors import BadInput, FngateError, Forbidden, FunctionFailed, InvalidClient
+from chalicelib.domain.permissions import FUNCTION_PRINCIPAL, Principal
 from chalicelib.domain.validation import validate_account_id
 from chalicelib.services.container import services
 
@@ -102,9 +102,14 @@ def object_body(request: Request, *, required: bool = True) -> dict[str, Any]:
     return body
 
 
-def authenticate(request: Request, account_id: str) -> Principal:
+def authenticate(request: Request, account_id: str, *, function_token: bool = False) -> Principal:
+    """The caller, bound to ``account_id``. A function's per-invocation token is refused everywhere except where
+    ``function_token`` is set (the Toolbelt route), whatever its scopes say."""
     validate_account_id(account_id)
-    return services().identity.authenticate(account_id, request.headers.get("authorization"))
+    who = services().identity.authenticate(account_id, request.headers.get("authorization"))
+    if who.kind == FUNCTION_PRINCIPAL and not function_token:
+        raise Forbidden("A function's token is valid for its Toolbelt calls only")
+    return who
 
 
 _RANDOM = random.Random()  # request ids need to be unique, not secret: no system call per request

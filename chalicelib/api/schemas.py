@@ -132,6 +132,8 @@ COMPONENTS: dict[str, S] = {
     "RecipientRequest": obj(email=ANY),
     "Recipient": obj(("email",), email=STR, addedAt=ANY, addedBy=ANY),
     "Delivery": obj(delivery=ANY, period=ANY, state=ANY, attempts=ANY, errors=ANY),
+    "ToolbeltCall": obj(("method",), method=STR, params=obj()),
+    "ToolbeltResult": obj(("ok",), ok=BOOL, result=ANY, code=STR, message=STR),
     "Job": obj(("id", "kind", "state"), id=ANY, kind=STR, state=STR, group=ANY, payload=ANY, attempts=ANY,
                maxAttempts=ANY, runAt=ANY, createdAt=ANY, updatedAt=ANY, lastError=ANY, errors=ANY),
 }
@@ -250,6 +252,7 @@ OPERATIONS: dict[tuple[str, str], tuple[S | None, dict[str, S]]] = {
     ("DELETE", A + "/emailReports/recipients/{email}"): (None, MESSAGE),
     ("GET", A + "/emailReports/deliveries"): (None, ok(arr(ref("Delivery")))),
     ("POST", A + "/emailReports/send"): (None, ok(ref("Delivery"), "202")),
+    ("POST", F + "/{uuid}/toolbelt"): (json_body("ToolbeltCall"), ok(ref("ToolbeltResult"))),
     ("GET", "/"): (None, UI_FILE),
     ("GET", "/ui/{name}"): (None, UI_FILE),
     ("GET", "/ui/{folder}/{name}"): (None, UI_FILE),

@@ -60,61 +60,32 @@ class KeySet:
     current: str
 
 
-class TokenSigner:
-    """Signs with the key set's current key, verifies with any key of the set.
+class TokenVerifier:
+    """Verifies tokens with public keys only: what a service that must not sign (the egress proxy) holds.
 
-    ``reload`` (optional) returns the key set as stored now: called when a token names an unknown ``kid`` (another
-    process rotated the key) and every ``refresh_s`` seconds before signing, so every process moves to a new key.
+    ``reload_keys`` (optional) returns the current public keys by kid; it is called, at most once a second, when a
+    token names a kid not known yet (the gateway rotated its key).
     """
 
-    def __init__(self, keys: KeySet | bytes, *, kid: str = "k1", clock: Callable[[], float] = time.time,
-                 issuers: frozenset[str] = ISSUERS, reload: Callable[[], KeySet] | None = None,
-                 refresh_s: float = 60.0) -> None:
-        self._clock, self._issuers, self._reload, self._refresh_s = clock, issuers, reload, refresh_s
+    def __init__(self, verify_keys: Mapping[str, VerifyKey], *, clock: Callable[[], float] = time.time,
+                 issuers: frozenset[str] = ISSUERS,
+                 reload_keys: Callable[[], Mapping[str, VerifyKey]] | None = None) -> None:
+        self._clock, self._issuers, self._reload_keys = clock, issuers, reload_keys
+        self._verify_keys: dict[str, VerifyKey] = dict(verify_keys)
         self._cache: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._lock = threading.Lock()
         self._unknown_kid_reload_at = float("-inf")
-        self._install(keys if isinstance(keys, KeySet) else KeySet({kid: keys}, kid))
-
-    def _install(self, keys: KeySet) -> None:
-        self._verify_keys = {kid: SigningKey(seed).verify_key for kid, seed in keys.seeds.items()}
-        self._key, self._kid = SigningKey(keys.seeds[keys.current]), keys.current
-        self._header = b64url(json.dumps({"alg": "EdDSA", "typ": "JWT", "kid": self._kid},
-                                         separators=(",", ":")).encode())
-        self._next_refresh = time.monotonic() + self._refresh_s
-
-    @property
-    def kid(self) -> str:
-        return self._kid
-
-    @property
-    def public_jwks(self) -> list[dict[str, str]]:
-        return [{"kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig", "kid": kid, "x": b64url(bytes(key))}
-                for kid, key in self._verify_keys.items()]
-
-    @property
-    def public_jwk(self) -> dict[str, str]:
-        return next(jwk for jwk in self.public_jwks if jwk["kid"] == self._kid)
 
     def now(self) -> float:
-        """This signer's clock (what ``exp`` is compared with)."""
+        """This verifier's clock (what ``exp`` is compared with)."""
         return self._clock()
 
-    def sign(self, claims: dict[str, Any], ttl_s: int) -> str:
-        if self._reload is not None and time.monotonic() >= self._next_refresh:
-            self.refresh()
-        now = int(self._clock())
-        body = {**claims, "iat": now, "nbf": now, "exp": now + ttl_s}
-        payload = b64url(json.dumps(body, separators=(",", ":")).encode())
-        signing_input = f"{self._header}.{payload}".encode()
-        return f"{self._header}.{payload}.{b64url(self._key.sign(signing_input).signature)}"
-
     def refresh(self) -> None:
-        """Take the key set as stored now (a no-op without ``reload``)."""
-        if self._reload is not None:
-            keys = self._reload()
+        """Take the keys as they are now (a no-op without ``reload_keys``)."""
+        if self._reload_keys is not None:
+            keys = dict(self._reload_keys())
             with self._lock:
-                self._install(keys)
+                self._verify_keys = keys
 
     def verify(self, token: str) -> dict[str, Any]:
         """The token's claims; NotAuthenticated if malformed, forged, expired, not yet valid or of an unknown issuer."""
@@ -165,13 +136,82 @@ class TokenSigner:
         if not isinstance(kid, str):
             raise ValueError("kid")
         key = self._verify_keys.get(kid)
-        if key is None and self._reload is not None and time.monotonic() >= self._unknown_kid_reload_at + 1:
+        if key is None and self._can_reload() and time.monotonic() >= self._unknown_kid_reload_at + 1:
             self._unknown_kid_reload_at = time.monotonic()  # another process may have rotated: at most once a second
             self.refresh()
             key = self._verify_keys.get(kid)
         if key is None:
             raise ValueError("unknown kid")
         return key
+
+    def _can_reload(self) -> bool:
+        return self._reload_keys is not None
+
+
+class TokenSigner(TokenVerifier):
+    """Signs with the key set's current key, verifies with any key of the set.
+
+    ``reload`` (optional) returns the key set as stored now: called when a token names an unknown ``kid`` (another
+    process rotated the key) and every ``refresh_s`` seconds before signing, so every process moves to a new key.
+    """
+
+    def __init__(self, keys: KeySet | bytes, *, kid: str = "k1", clock: Callable[[], float] = time.time,
+                 issuers: frozenset[str] = ISSUERS, reload: Callable[[], KeySet] | None = None,
+                 refresh_s: float = 60.0) -> None:
+        super().__init__({}, clock=clock, issuers=issuers)
+        self._reload, self._refresh_s = reload, refresh_s
+        self._install(keys if isinstance(keys, KeySet) else KeySet({kid: keys}, kid))
+
+    def _install(self, keys: KeySet) -> None:
+        self._verify_keys = {kid: SigningKey(seed).verify_key for kid, seed in keys.seeds.items()}
+        self._key, self._kid = SigningKey(keys.seeds[keys.current]), keys.current
+        self._header = b64url(json.dumps({"alg": "EdDSA", "typ": "JWT", "kid": self._kid},
+                                         separators=(",", ":")).encode())
+        self._next_refresh = time.monotonic() + self._refresh_s
+
+    @property
+    def kid(self) -> str:
+        return self._kid
+
+    @property
+    def public_jwks(self) -> list[dict[str, str]]:
+        return [{"kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig", "kid": kid, "x": b64url(bytes(key))}
+                for kid, key in self._verify_keys.items()]
+
+    @property
+    def public_jwk(self) -> dict[str, str]:
+        return next(jwk for jwk in self.public_jwks if jwk["kid"] == self._kid)
+
+    def sign(self, claims: dict[str, Any], ttl_s: int) -> str:
+        if self._reload is not None and time.monotonic() >= self._next_refresh:
+            self.refresh()
+        now = int(self._clock())
+        body = {**claims, "iat": now, "nbf": now, "exp": now + ttl_s}
+        payload = b64url(json.dumps(body, separators=(",", ":")).encode())
+        signing_input = f"{self._header}.{payload}".encode()
+        return f"{self._header}.{payload}.{b64url(self._key.sign(signing_input).signature)}"
+
+    def refresh(self) -> None:
+        """Take the key set as stored now (a no-op without ``reload``)."""
+        if self._reload is not None:
+            keys = self._reload()
+            with self._lock:
+                self._install(keys)
+
+    def _can_reload(self) -> bool:
+        return self._reload is not None
+
+
+def verify_keys_from_jwks(jwks: Any) -> dict[str, VerifyKey]:
+    """Ed25519 public keys by kid from a JWKS document ({"keys": [...]}); keys of other types are skipped."""
+    keys: dict[str, VerifyKey] = {}
+    for jwk in (jwks.get("keys") if isinstance(jwks, dict) else None) or []:
+        if isinstance(jwk, dict) and jwk.get("kty") == "OKP" and jwk.get("crv") == "Ed25519":
+            try:
+                keys[str(jwk["kid"])] = VerifyKey(strict_b64url_decode(str(jwk["x"])))
+            except (KeyError, ValueError, TypeError, binascii.Error):
+                continue
+    return keys
 
 
 def _is_int(value: Any) -> bool:

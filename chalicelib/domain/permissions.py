@@ -55,14 +55,19 @@ ALLOWED: Mapping[tuple[str, Action], frozenset[Role]] = {
     ("user", Action.WRITE): frozenset({A}),
     ("appKey", Action.READ): frozenset({A}),
     ("appKey", Action.WRITE): frozenset({A}),
+    # fngate's own: a function's Toolbelt calling its gateway from AWS Lambda; no role may (function tokens only)
+    ("toolbelt", Action.INVOKE): frozenset(),
 }
 
 INVOKE_SCOPE = "faas.lambda.invoke"
 ORCHESTRATOR_SCOPE = "faas.orchestrator.invoke"  # the provisioned orchestrator app key: invoke, nothing else
+TOOLBELT_SCOPE = "fngate.toolbelt.rpc"  # a per-invocation function token: its own Toolbelt calls, nothing else
+FUNCTION_PRINCIPAL = "function"  # Principal.kind of a per-invocation token (minted by the executor, never by users)
 SCOPES: Mapping[str, frozenset[tuple[str, Action]]] = {
     # LivePerson's clients use one token for invoke, isImplemented and getLambdas, so the invoke scope reads too.
     INVOKE_SCOPE: frozenset({("lambda", Action.INVOKE), ("lambda", Action.READ)}),
     ORCHESTRATOR_SCOPE: frozenset({("lambda", Action.INVOKE)}),
+    TOOLBELT_SCOPE: frozenset({("toolbelt", Action.INVOKE)}),
 }
 ALL_ROLES = frozenset(Role)
 
@@ -73,7 +78,7 @@ class Principal:
 
     account_id: str
     subject: str  # user id or client id
-    kind: str  # "user" | "app"
+    kind: str  # "user" | "app" | "function"
     roles: frozenset[Role] = field(default_factory=frozenset)
     scopes: frozenset[str] = field(default_factory=frozenset)
     login_name: str = ""
@@ -97,3 +102,11 @@ def roles_allowed(roles: Iterable[Role], component: str, action: Action) -> bool
 def require(who: Principal, component: str, action: Action) -> None:
     if not is_allowed(who, component, action):
         raise Forbidden(action=action.value, component=component)
+
+
+def require_function(who: Principal, function_uuid: str) -> None:
+    """The Toolbelt route: only the per-invocation token of this very function (its account is checked by
+    authentication), so one function can never act as another, and no user or app key can act as a function."""
+    require(who, "toolbelt", Action.INVOKE)
+    if who.kind != FUNCTION_PRINCIPAL or who.subject != function_uuid:
+        raise Forbidden(action=Action.INVOKE.value, component="toolbelt")

@@ -16,11 +16,22 @@ Packaging — two modes:
   That runtime has no ``node`` binary, so deploying a Node function without ``image_uri`` raises DeployFailed
   (no Node layer is attached: the image already carries node, and one artefact is easier to keep patched).
 
+Dependencies (image only): ``build`` has the function's own Lambda install them once (op ``build``) and returns the
+lock key it reports; every bundle carries the declaration and that key, and each new container installs the same
+lock into its /tmp before loading the code (lambda_shim/packages.py says why, and what it costs).
+
 The function sees its own environment variables plus the runtime ids (X_LIVEPERSON_*), carried in the bundle
 (Lambda's 4 KB environment cannot hold 512 variables); nothing of the gateway's reaches it. Errors: the shim's
 ``kind`` → FUNCTION_FAILURES; a shim crash → RuntimeException, Lambda's "Task timed out" → ExecutionTimeExceeded;
 throttling → TooManyRequests(retry_after=1); no function/alias → LambdaNotDeployed (an Unavailable); other AWS
-errors → Unavailable. Not yet: toolbelt RPC and the egress allowlist inside Lambda (see the shim's docstring).
+errors → Unavailable.
+
+Tenant isolation: each account's Lambdas run under that account's own execution role (``roles``:
+chalicelib.aws.function_roles, created or updated at deploy; a fixed ``role_arn`` is the single-role fallback), in
+private subnets (``subnet_ids``/``security_group_ids``) whose only way out is the egress proxy. The Toolbelt and
+egress (``access``): each invocation carries a token minted for this account and function that expires with the
+invocation's limit; the shim answers its worker's RPCs by calling the gateway's Toolbelt route with it, and hands
+it to the egress proxy as the function's proxy password (see the shim's docstring).
 """
 
 from __future__ import annotations
@@ -33,22 +44,29 @@ import threading
 import time
 import zipfile
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.aws import names
 from chalicelib.domain.errors import (
     BuildFailed,
     DeployFailed,
     ExecutionTimeExceeded,
+    FngateError,
     RuntimeException,
     TooManyRequests,
     Unavailable,
 )
 from chalicelib.domain.limits import LOG_CHARS_MAX, LOG_ENTRIES_MAX
 from chalicelib.domain.runtimes import find_runtime
+from chalicelib.domain.validation import validate_dependencies
 from chalicelib.runtime.base import Outcome, Target, outcome_from_result
-from chalicelib.runtime.lambda_shim.handler import package_files
+from chalicelib.runtime.deps import BuildLimits
+from chalicelib.runtime.lambda_shim.bundle import package_files
+
+if TYPE_CHECKING:
+    from chalicelib.aws.function_roles import FunctionRoles
 
 log = logging.getLogger("fngate.runtime.aws_lambda")
 
@@ -56,14 +74,38 @@ ALIAS = "live"
 SHIM_HANDLER = "lambda_shim.handler.handle"
 ZIP_RUNTIME = "python3.11"
 LAMBDA_GRACE_S = 5  # the Lambda outlives the worker's own timer, so the shim can answer the timeout with logs
+LAMBDA_TIMEOUT_MAX_S = 900  # Lambda's own ceiling
 HERE = Path(__file__).resolve().parent
-SHIM_FILES = ("lambda_shim/__init__.py", "lambda_shim/handler.py")
+SHIM_FILES = ("lambda_shim/__init__.py", "lambda_shim/handler.py", "lambda_shim/outbound.py",
+              "lambda_shim/packages.py", "lambda_shim/bundle.py", "egress_relay.py")
 WORKER_FILES = ("local/protocol.py", "local/worker_python.py", "local/worker_python_logs.py", "local/worker_node.js")
 RETRYABLE = frozenset({"ResourceConflictException", "TooManyRequestsException", "ThrottlingException",
                        "ServiceException", "ResourceNotReadyException"})
 REJECTED = frozenset({"InvalidParameterValueException", "InvalidRequestContentException", "RequestTooLargeException",
                       "CodeStorageExceededException", "CodeVerificationFailedException"})
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed: the same target always builds the same bytes (and CodeSha256)
+
+
+@dataclass(frozen=True)
+class ToolbeltAccess:
+    """How a function's Lambda reaches its gateway and the network: both need the per-invocation token."""
+
+    mint: Callable[[str, str, int], str]  # (account id, function uuid, ttl s) → token
+    route: Callable[[str, str], str]  # (account id, function uuid) → the Toolbelt route's path
+    gateway_url: str = ""  # the API's public base URL; "" = no Toolbelt in Lambda (RPCs answer "unavailable")
+    egress_proxy_url: str = ""  # http://host:3128; "" = the function has no way out at all
+
+    def event_fields(self, account_id: str, function_uuid: str, ttl_s: int) -> dict[str, Any]:
+        if not (self.gateway_url or self.egress_proxy_url):
+            return {}
+        token = self.mint(account_id, function_uuid, ttl_s)
+        fields: dict[str, Any] = {}
+        if self.gateway_url:
+            fields["toolbelt"] = {"url": self.gateway_url.rstrip("/") + self.route(account_id, function_uuid),
+                                  "token": token}
+        if self.egress_proxy_url:
+            fields["egress"] = {"proxy": self.egress_proxy_url, "token": token}
+        return fields
 
 
 class LambdaNotDeployed(Unavailable):
@@ -76,14 +118,22 @@ def lambda_name(prefix: str, account_id: str, function_uuid: str) -> str:
     return names.function_lambda_name(prefix, account_id, function_uuid)
 
 
-def make_bundle(target: Target, language: str, csds_domain: str = "") -> dict[str, Any]:
-    """What the shim hands its worker: the code, the function's own env plus the runtime ids, the log caps."""
+def make_bundle(target: Target, language: str, csds_domain: str = "",
+                build_limits: BuildLimits | None = None) -> dict[str, Any]:
+    """What the shim hands its worker: the code, the function's own env plus the runtime ids, the log caps, and
+    the dependencies the container installs (declared, the lock key of the deploy, the operator's rules)."""
     env = {**target.environment, "X_LIVEPERSON_BRAND_ID": target.account_id,
            "X_LIVEPERSON_PROJECT_ID": target.account_id, "X_LIVEPERSON_FUNCTION_UUID": target.function_uuid}
     if csds_domain:
         env["X_LIVEPERSON_CSDS_DOMAIN"] = csds_domain
-    return {"runtime": target.runtime, "language": language, "code": target.code, "env": env,
-            "limits": {"log_entries": LOG_ENTRIES_MAX, "log_chars": LOG_CHARS_MAX}}
+    bundle = {"runtime": target.runtime, "language": language, "code": target.code, "env": env,
+              "limits": {"log_entries": LOG_ENTRIES_MAX, "log_chars": LOG_CHARS_MAX}}
+    if target.dependencies:
+        limits = build_limits or BuildLimits()
+        bundle["deps"] = {"declared": dict(target.dependencies), "key": target.build_key, "limits": {
+            "max_bytes": limits.max_bytes, "timeout_s": limits.timeout_s, "allow": list(limits.allow),
+            "deny": list(limits.deny)}}
+    return bundle
 
 
 def build_zip(bundle: dict[str, Any]) -> bytes:
@@ -214,6 +264,17 @@ class LambdaApi:
         raise AssertionError("unreachable")
 
 
+def _answer(raw: bytes, function_error: str | None) -> dict[str, Any]:
+    """A control answer of the shim (check, build); DeployFailed when the Lambda itself did not run."""
+    try:
+        answer = json.loads(raw or b"null")
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict) or function_error:
+        raise DeployFailed(detail=f"The function's Lambda did not start: {str(raw[:300], 'utf-8', 'replace')}")
+    return answer
+
+
 def _error(err: Any) -> tuple[str, str]:
     error = err.response.get("Error", {})
     return str(error.get("Code", "")), str(error.get("Message", ""))
@@ -256,8 +317,14 @@ class LambdaExecutor:
     def __init__(self, client: Any = None, *, region_name: str | None = None, role_arn: str = "",
                  function_prefix: str = "fngate-fn-", image_uri: str = "", memory_mb: int = 256, timeout_s: int = 30,
                  package_builder: Callable[[Target], bytes] | None = None, sleep: Callable[[float], None] = time.sleep,
-                 csds_domain: str = "", verify: bool = True, wait_s: float = 300.0) -> None:
+                 csds_domain: str = "", verify: bool = True, wait_s: float = 300.0, roles: FunctionRoles | None = None,
+                 subnet_ids: tuple[str, ...] = (), security_group_ids: tuple[str, ...] = (),
+                 access: ToolbeltAccess | None = None, role_wait_s: float = 60.0,
+                 build_limits: BuildLimits | None = None) -> None:
         names.check_prefix(function_prefix)
+        self._build_limits = build_limits or BuildLimits()
+        self._roles, self._access, self._role_wait_s = roles, access, role_wait_s
+        self._vpc = {"SubnetIds": list(subnet_ids), "SecurityGroupIds": list(security_group_ids)} if subnet_ids else {}
         self._client, self._region, self._role_arn = client, region_name, role_arn
         self._prefix, self._image_uri, self._csds = function_prefix, image_uri, csds_domain
         self._memory_mb, self._timeout_s, self._verify = max(128, memory_mb), timeout_s, verify
@@ -272,7 +339,7 @@ class LambdaExecutor:
         """The typed client, made on first use (boto3 is imported only by gateways that run on Lambda)."""
         with self._lock:
             if self._api is None:
-                client = self._client or _default_client(self._region, self._timeout_s + LAMBDA_GRACE_S + 10)
+                client = self._client or _default_client(self._region, self._lambda_timeout(True) + 10)
                 self._client = client
                 self._api = LambdaApi(client, sleep=self._sleep, wait_s=self._wait_s)
             return self._api
@@ -282,24 +349,45 @@ class LambdaExecutor:
 
     # -- Executor protocol ----------------------------------------------------------------------------------------
     def build(self, target: Target) -> str:
-        """Dependencies are not packaged into function Lambdas yet: a function that declares any is refused."""
-        if target.dependencies:
-            raise BuildFailed(detail="Dependencies are not supported by the AWS Lambda executor yet")
-        return ""
+        """Dependencies are installed by the function's own container (lambda_shim/packages.py says why): make
+        sure its Lambda is there, have it build them once, and keep the lock key it reports for every bundle."""
+        if not target.dependencies:
+            return ""
+        if not self._image_uri:
+            raise BuildFailed(detail="Dependencies on AWS Lambda need the fngate container image (image_uri)")
+        try:
+            validate_dependencies([{"key": name, "value": spec} for name, spec in target.dependencies])
+        except FngateError as err:
+            raise BuildFailed(detail=f"Invalid dependency: {err.message}") from None
+        name = self.function_name(target.account_id, target.function_uuid)
+        role, fresh = self._role(target.account_id)
+        try:
+            self._put_function(name, target, role, fresh)
+            self.api.wait_ready(name)
+            request = {"op": "build", "bundle": self._bundle(replace(target, build_key="")),
+                       **self._access_fields(target, self._build_limits.timeout_s)}
+            raw, function_error = self.api.invoke(name, "$LATEST", json.dumps(request).encode())
+        except (Unavailable, TooManyRequests) as err:
+            raise BuildFailed(detail=f"Could not build on AWS Lambda: {err}") from None
+        answer = _answer(raw, function_error)
+        if answer.get("op") == "load-error":
+            raise BuildFailed(detail=str(answer.get("message") or "The dependencies could not be installed"))
+        if answer.get("op") != "built" or not isinstance(answer.get("key"), str):
+            raise BuildFailed(detail=f"The function's Lambda could not build: {answer.get('message') or answer}")
+        return str(answer["key"])
 
     def deploy(self, target: Target) -> None:
         """Create or update the function's Lambda, prove the code loads, then move ``live`` to the new version."""
         bundle = self._bundle(target)
-        if not self._role_arn:
-            raise DeployFailed(detail="No execution role configured for AWS Lambda functions (role_arn)")
+        role, fresh = self._role(target.account_id)
         name = self.function_name(target.account_id, target.function_uuid)
         try:
-            self._put_function(name, target)
+            self._put_function(name, target, role, fresh)
             self.api.wait_ready(name)
             version = self.api.publish_version(name)
             self.api.wait_ready(name, version)
             if self._verify:
-                self._check(name, version, bundle)
+                self._check(name, version, bundle, target)
             previous = self.api.point_alias(name, ALIAS, version)
         except (Unavailable, TooManyRequests) as err:
             raise DeployFailed(detail=f"Could not deploy to AWS Lambda: {err}") from None
@@ -314,6 +402,8 @@ class LambdaExecutor:
         request: dict[str, Any] = {"op": "invoke", "input": event, "timeout_ms": max(1, int(limit * 1000))}
         if self._image_uri:
             request["bundle"] = self._bundle(target)
+        install = self._build_limits.timeout_s if target.dependencies else 0  # a new container installs first
+        request.update(self._access_fields(target, limit + install))
         payload = json.dumps(request, separators=(",", ":")).encode()
         started = time.perf_counter()
         raw, function_error = self.api.invoke(self.function_name(target.account_id, target.function_uuid), ALIAS,
@@ -334,13 +424,46 @@ class LambdaExecutor:
         if runtime.language == "node" and not self._image_uri:
             raise DeployFailed(detail="Node.js functions need the fngate container image on AWS Lambda (image_uri): "
                                       "the python3.11 zip runtime has no node binary")
-        return make_bundle(target, runtime.language, self._csds)
+        return make_bundle(target, runtime.language, self._csds, self._build_limits)
 
-    def _put_function(self, name: str, target: Target) -> None:
+    def _lambda_timeout(self, dependencies: bool) -> int:
+        """The function's limit and the shim's grace; with dependencies also their install, which a new container
+        does before its first invocation (and the deploy's build op), so the function still gets its full limit."""
+        extra = int(self._build_limits.timeout_s) if dependencies else 0
+        return min(LAMBDA_TIMEOUT_MAX_S, self._timeout_s + LAMBDA_GRACE_S + extra)
+
+    def _access_fields(self, target: Target, limit_s: float) -> dict[str, Any]:
+        """Toolbelt route and egress, with a token that lives as long as the Lambda may run this event."""
+        if self._access is None:
+            return {}
+        return self._access.event_fields(target.account_id, target.function_uuid, int(limit_s) + LAMBDA_GRACE_S + 1)
+
+    def _role(self, account_id: str) -> tuple[str, bool]:
+        """The account's execution role (created or updated now), or the fixed one; (ARN, created just now)."""
+        if self._roles is not None:
+            return self._roles.ensure(account_id)
+        if not self._role_arn:
+            raise DeployFailed(detail="No execution role configured for AWS Lambda functions (role_arn)")
+        return self._role_arn, False
+
+    def _create(self, fresh_role: bool, **params: Any) -> None:
+        """CreateFunction; a role made seconds ago is not yet assumable by Lambda (IAM is eventually consistent)."""
+        waited, delay = 0.0, 1.0
+        while True:
+            try:
+                self.api.create(**params)
+                return
+            except DeployFailed as err:
+                if not fresh_role or "cannot be assumed" not in str(err) or waited >= self._role_wait_s:
+                    raise
+            self._sleep(delay)
+            waited, delay = waited + delay, min(delay * 2, 8.0)
+
+    def _put_function(self, name: str, target: Target, role: str, fresh_role: bool = False) -> None:
         """Create the Lambda, or update its code then its configuration (waiting for each change to apply)."""
         package_type = "Image" if self._image_uri else "Zip"
         code = {"ImageUri": self._image_uri} if self._image_uri else {"ZipFile": self._build(target)}
-        settings = self._settings(target)
+        settings = self._settings(target, role)
         existing = self.api.configuration(name)
         if existing is not None and (existing.get("PackageType", "Zip") != package_type
                                      or existing.get("State") == "Failed"):
@@ -348,36 +471,35 @@ class LambdaExecutor:
             self.api.delete(name)  # a package type cannot change in place; a Failed function never recovers
             existing = None
         if existing is None:
-            self.api.create(FunctionName=name, PackageType=package_type, Code=code, Publish=False,
-                            Tags={"fngate:account": target.account_id, "fngate:function": target.function_uuid},
-                            **settings)
+            self._create(fresh_role, FunctionName=name, PackageType=package_type, Code=code, Publish=False,
+                         Tags={"fngate:account": target.account_id, "fngate:function": target.function_uuid},
+                         **settings)
             return
         self.api.wait_ready(name)
         self.api.update_code(name, **code)
         self.api.wait_ready(name)
         self.api.update_configuration(name, **settings)
 
-    def _settings(self, target: Target) -> dict[str, Any]:
+    def _settings(self, target: Target, role: str) -> dict[str, Any]:
         settings: dict[str, Any] = {
-            "Role": self._role_arn, "MemorySize": self._memory_mb, "Timeout": self._timeout_s + LAMBDA_GRACE_S,
+            "Role": role, "MemorySize": self._memory_mb, "Timeout": self._lambda_timeout(bool(target.dependencies)),
             "Description": f"fngate {target.account_id}/{target.function_uuid} {target.function_name}"[:256],
             "Environment": {"Variables": {}}}
         if self._image_uri:
             settings["ImageConfig"] = {"Command": [SHIM_HANDLER]}
         else:
             settings.update(Runtime=ZIP_RUNTIME, Handler=SHIM_HANDLER)
+        if self._vpc:
+            settings["VpcConfig"] = self._vpc
         return settings
 
-    def _check(self, name: str, version: str, bundle: dict[str, Any]) -> None:
+    def _check(self, name: str, version: str, bundle: dict[str, Any], target: Target) -> None:
         """Load the code on the new version before any traffic reaches it: a build error keeps the old alias."""
         request: dict[str, Any] = {"op": "check", **({"bundle": bundle} if self._image_uri else {})}
+        if bundle.get("deps"):  # a new container installs them (through the egress proxy) before loading
+            request.update(self._access_fields(target, self._build_limits.timeout_s))
         raw, function_error = self.api.invoke(name, version, json.dumps(request).encode())
-        try:
-            answer = json.loads(raw or b"null")
-        except ValueError:
-            answer = None
-        if not isinstance(answer, dict) or function_error:
-            raise DeployFailed(detail=f"The function's Lambda did not start: {str(raw[:300], 'utf-8', 'replace')}")
+        answer = _answer(raw, function_error)
         if answer.get("op") == "load-error":
             raise BuildFailed(detail=str(answer.get("message") or "The code could not be loaded"))
         if answer.get("op") != "ready":

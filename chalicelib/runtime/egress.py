@@ -38,12 +38,11 @@ from urllib.parse import urlsplit
 
 from chalicelib.domain.allowlist import host_allowed, normalize
 from chalicelib.domain.limits import OUTBOUND_REQUESTS_PER_S
-from chalicelib.runtime.egress_relay import pipe
+from chalicelib.runtime.egress_relay import HEAD_MAX, HeadTooLarge, pipe, read_head
 
 log = logging.getLogger("fngate.egress")
 
 Resolver = Callable[[str, int], tuple[str, int]]
-HEAD_MAX = 16_384
 _HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authorization", "proxy-connection", "proxy-authenticate",
                          "te", "trailer", "upgrade", "host"})
 _ESTABLISHED = b"HTTP/1.1 200 Connection established\r\n\r\n"
@@ -70,7 +69,7 @@ class _Request:
 
 
 @dataclass(frozen=True)
-class _Grant:
+class Grant:
     account_id: str
     function_uuid: str
 
@@ -133,8 +132,8 @@ class EgressProxy:
         self._sleep = sleep
         self._slots = threading.BoundedSemaphore(max_connections)
         self._lock = threading.Lock()
-        self._grants: dict[str, _Grant] = {}
-        self._buckets: dict[_Grant, list[float]] = {}  # [tokens, last refill]
+        self._grants: dict[str, Grant] = {}
+        self._buckets: dict[Grant, list[float]] = {}  # [tokens, last refill]
         self._cache: dict[str, tuple[float, frozenset[str]]] = {}
         self._generation: dict[str, int] = {}
         self._open: set[socket.socket] = set()
@@ -149,6 +148,12 @@ class EgressProxy:
     # -- lifecycle ---------------------------------------------------------------------------------------------------
     def start(self) -> EgressProxy:
         """Bind the socket (mode 0666: workers run as other uids; the token is what admits them) and serve."""
+        self._server = self._bind()
+        self._thread = threading.Thread(target=self._accept_loop, name="egress-proxy", daemon=True)
+        self._thread.start()
+        return self
+
+    def _bind(self) -> socket.socket:
         os.makedirs(os.path.dirname(self._path) or ".", mode=0o755, exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
             if stat.S_ISSOCK(os.lstat(self._path).st_mode):
@@ -157,10 +162,7 @@ class EgressProxy:
         server.bind(self._path)
         os.chmod(self._path, 0o666)
         server.listen(128)
-        self._server = server
-        self._thread = threading.Thread(target=self._accept_loop, name="egress-proxy", daemon=True)
-        self._thread.start()
-        return self
+        return server
 
     def close(self) -> None:
         """Stop accepting, cut every open connection, remove the socket file."""
@@ -176,15 +178,16 @@ class EgressProxy:
         for conn in conns:
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self._path)
+        if self._path:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._path)
 
     # -- workers and allowlists ----------------------------------------------------------------------------------------
     def register(self, account_id: str, function_uuid: str) -> str:
         """A fresh token for one worker of this function; it is the worker's proxy password."""
         token = secrets.token_urlsafe(24)
         with self._lock:
-            self._grants[token] = _Grant(account_id, function_uuid)
+            self._grants[token] = Grant(account_id, function_uuid)
         return token
 
     def unregister(self, token: str) -> None:
@@ -213,7 +216,7 @@ class EgressProxy:
                 self._cache[account_id] = (now + self._ttl, entries)
         return entries
 
-    def _take(self, grant: _Grant) -> bool:
+    def _take(self, grant: Grant) -> bool:
         """Token bucket per function: ``rate_per_s`` refills per second, bursts up to ``rate_per_s``."""
         now = self._clock()
         with self._lock:
@@ -273,10 +276,14 @@ class EgressProxy:
                 self._open.discard(conn)
             self._slots.release()
 
-    def _admit(self, request: _Request) -> _Grant:
-        """Every check before dialing, in the order the module docstring lists; raises _Refusal."""
+    def _grant_for(self, token: str) -> Grant | None:
+        """Who a proxy password stands for: a registered worker's token (the AWS service verifies signed ones)."""
         with self._lock:
-            grant = self._grants.get(request.token)
+            return self._grants.get(token)
+
+    def _admit(self, request: _Request) -> Grant:
+        """Every check before dialing, in the order the module docstring lists; raises _Refusal."""
+        grant = self._grant_for(request.token)
         if grant is None:
             log.info("egress denied: unknown proxy token (host %s)", request.host)
             raise _Refusal(407, "Proxy Authentication Required", "unknown proxy token",
@@ -300,7 +307,7 @@ class EgressProxy:
             raise _Refusal(403, "Not Allowlisted", f"{request.host} is not on the account's domain allowlist")
         return grant
 
-    def _exchange_gate(self, grant: _Grant, request: _Request) -> Callable[[], bool]:
+    def _exchange_gate(self, grant: Grant, request: _Request) -> Callable[[], bool]:
         """pipe()'s on_exchange: one token per new exchange (a tunnel's first one rides on its CONNECT)."""
         free = [request.forward_head is None]
 
@@ -312,7 +319,7 @@ class EgressProxy:
 
         return gate
 
-    def _wait_for_token(self, grant: _Grant, request: _Request) -> bool:
+    def _wait_for_token(self, grant: Grant, request: _Request) -> bool:
         step = 1.0 / self._rate
         for _ in range(max(1, int(self._idle / step))):
             if self._take(grant):
@@ -323,7 +330,7 @@ class EgressProxy:
         _deny(grant, request, "rate limit (inside a connection)")
         return False
 
-    def _dial(self, grant: _Grant, request: _Request) -> socket.socket:
+    def _dial(self, grant: Grant, request: _Request) -> socket.socket:
         try:
             address = self._resolve(request.host, request.port)
             return socket.create_connection(address, timeout=self._connect_timeout)
@@ -339,7 +346,7 @@ class EgressProxy:
             raise _Refusal(502, "Bad Gateway", f"cannot connect to {request.host}") from None
 
 
-def _deny(grant: _Grant, request: _Request, reason: str) -> None:
+def _deny(grant: Grant, request: _Request, reason: str) -> None:
     log.info("egress denied (%s) account=%s function=%s host=%s:%d", reason, grant.account_id,
              grant.function_uuid, request.host, request.port)
 
@@ -355,17 +362,10 @@ def _reply(conn: socket.socket, refusal: _Refusal) -> None:
 
 
 def _read_head(conn: socket.socket) -> tuple[bytes, bytes]:
-    """The request head (without the blank line) and whatever bytes came after it."""
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        if len(buf) > HEAD_MAX:
-            raise _Refusal(431, "Request Header Fields Too Large", "request head too large")
-        chunk = conn.recv(4096)
-        if not chunk:
-            raise ConnectionAbortedError("closed before a full request head")
-        buf += chunk
-    head, _, rest = buf.partition(b"\r\n\r\n")
-    return head, rest
+    try:
+        return read_head(conn, HEAD_MAX)
+    except HeadTooLarge:
+        raise _Refusal(431, "Request Header Fields Too Large", "request head too large") from None
 
 
 def _parse(head: bytes) -> _Request:

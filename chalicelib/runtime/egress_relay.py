@@ -29,6 +29,27 @@ PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")
 _SIOCGIFFLAGS, _SIOCSIFFLAGS, _IFF_UP = 0x8913, 0x8914, 0x1
 _IFREQ = "16sH22x"  # struct ifreq: name[IFNAMSIZ], then ifr_flags in a 24-byte union
 _BUF = 65536
+HEAD_MAX = 16_384  # a proxy request head larger than this is refused
+
+
+class HeadTooLarge(ValueError):
+    """A request head over HEAD_MAX bytes."""
+
+
+def read_head(conn: socket.socket, limit: int = HEAD_MAX) -> tuple[bytes, bytes]:
+    """A proxy request's head (without the blank line) and whatever bytes came after it; HeadTooLarge past
+    ``limit``, ConnectionAbortedError if the peer closes first. The egress proxy and the Lambda shim's relay read
+    heads with this one function."""
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        if len(buf) > limit:
+            raise HeadTooLarge("request head too large")
+        chunk = conn.recv(4096)
+        if not chunk:
+            raise ConnectionAbortedError("closed before a full request head")
+        buf += chunk
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    return head, rest
 
 
 def bring_loopback_up(name: str = "lo") -> None:

@@ -73,6 +73,7 @@ class Services:
     email_reports: EmailReportService
     replay: ReplayService
     egress: Any = None  # the local executor's EgressProxy, when this factory built one
+    toolbelt: ToolbeltHost = None  # type: ignore[assignment]  # always set by build_services
     schedules: ScheduleService = None  # type: ignore[assignment]  # always set by build_services
     scheduler: Any = None  # the LocalScheduler (FNGATE_SCHEDULER=local), started by start_background
     bots: Any = None  # BotService (Third-Party Bots connector)
@@ -185,13 +186,10 @@ class _Inline:
         self._runner.drain()
 
 
-def build_executor(settings: Settings, rpc_handler: Any = None, egress: Any = None) -> Executor:
+def build_executor(settings: Settings, rpc_handler: Any = None, egress: Any = None,
+                   identity: IdentityService | None = None) -> Executor:
     if settings.executor == "aws_lambda":
-        from chalicelib.runtime.aws_lambda import LambdaExecutor
-
-        return LambdaExecutor(region_name=settings.region or None, role_arn=settings.lambda_role_arn,
-                              image_uri=settings.lambda_image_uri, timeout_s=int(settings.function_timeout_s),
-                              csds_domain=settings.public_host)
+        return build_lambda_executor(settings, identity)
     from chalicelib import toolbelt
     from chalicelib.runtime.deps import BuildLimits
     from chalicelib.runtime.local.executor import LocalExecutor
@@ -203,6 +201,30 @@ def build_executor(settings: Settings, rpc_handler: Any = None, egress: Any = No
                          build_limits=BuildLimits(max_bytes=settings.deps_max_mb * 1024 * 1024,
                                                   timeout_s=settings.deps_build_timeout_s, allow=settings.deps_allow,
                                                   deny=settings.deps_deny))
+
+
+def build_lambda_executor(settings: Settings, identity: IdentityService | None, client: Any = None,
+                          iam_client: Any = None) -> Executor:
+    """One Lambda per function, each under its account's role (unless FNGATE_LAMBDA_ROLE_ARN fixes one), with
+    per-invocation tokens for the Toolbelt route and the egress proxy."""
+    from chalicelib.aws.function_roles import FunctionRoles
+    from chalicelib.runtime.aws_lambda import LambdaExecutor, ToolbeltAccess
+    from chalicelib.runtime.deps import BuildLimits
+    from chalicelib.services.toolbelt_host import route_path
+
+    region = settings.region or None
+    roles = None if settings.lambda_role_arn else FunctionRoles(iam_client, region_name=region)
+    access = None
+    if identity is not None:
+        access = ToolbeltAccess(mint=identity.function_token, route=route_path, gateway_url=settings.gateway_url,
+                                egress_proxy_url=settings.egress_proxy_url)
+    return LambdaExecutor(client, region_name=region, role_arn=settings.lambda_role_arn,
+                          image_uri=settings.lambda_image_uri, timeout_s=int(settings.function_timeout_s),
+                          csds_domain=settings.public_host, roles=roles, subnet_ids=settings.lambda_subnet_ids,
+                          security_group_ids=settings.lambda_security_group_ids, access=access,
+                          build_limits=BuildLimits(max_bytes=settings.deps_max_mb * 1024 * 1024,
+                                                   timeout_s=settings.deps_build_timeout_s, allow=settings.deps_allow,
+                                                   deny=settings.deps_deny))
 
 
 def build_limiter(settings: Settings) -> AccountLimiter:
@@ -225,15 +247,15 @@ def build_services(settings: Settings, *, store: Store | None = None, keyring: K
     secrets, domains = SecretService(store, keyring, clock), DomainService(store, clock)
     host = ToolbeltHost(ContextStore(store, clock), secrets.rpc_methods, settings.domain_map,
                         settings.public_host or "localhost:8080", "http")
+    identity = IdentityService(store, keyring, load_signer(store, keyring), clock)
     egress = build_egress(settings, domains) if executor is None and settings.executor == "local" else None
     try:
-        executor = executor or build_executor(settings, rpc_handler=host, egress=egress)
+        executor = executor or build_executor(settings, rpc_handler=host, egress=egress, identity=identity)
     except BaseException:
         if egress is not None:
             egress.close()
         raise
     repo = FunctionRepository(store, fresh=settings.store == "sqlite")
-    identity = IdentityService(store, keyring, load_signer(store, keyring), clock)
     jobs, runner = build_jobs(settings, store, clock)
     deployments = DeploymentService(repo, executor, clock, jobs)
     runner.register(*deployments.handlers())
@@ -257,7 +279,7 @@ def build_services(settings: Settings, *, store: Store | None = None, keyring: K
     return Services(settings=settings, store=store, keyring=keyring, executor=executor, clock=clock,
                     identity=identity, functions=functions, deployments=deployments, jobs=jobs, runner=runner,
                     job_admin=JobService(jobs), invocations=invocations, secrets=secrets, domains=domains,
-                    provisioning=provisioning, recorder=recorder, egress=egress, bots=bots,
+                    provisioning=provisioning, recorder=recorder, egress=egress, bots=bots, toolbelt=host,
                     logs=LogService(store, repo, clock), purger=Purger(store, clock),
                     reports=reports, email_reports=email_reports, replay=replay, schedules=schedules,
                     scheduler=scheduler)

@@ -26,7 +26,14 @@ from chalicelib.domain.errors import (
     VersionConflict,
 )
 from chalicelib.domain.models import Account, AppKey, User
-from chalicelib.domain.permissions import ALL_ROLES, INVOKE_SCOPE, Principal, Role
+from chalicelib.domain.permissions import (
+    ALL_ROLES,
+    FUNCTION_PRINCIPAL,
+    INVOKE_SCOPE,
+    TOOLBELT_SCOPE,
+    Principal,
+    Role,
+)
 from chalicelib.domain.validation import (
     validate_app_key_name,
     validate_login,
@@ -330,7 +337,15 @@ class IdentityService:
                                                                      principal.subject))
         return principal
 
+    def function_token(self, account_id: str, function_uuid: str, ttl_s: int) -> str:
+        """A per-invocation token: the function's Toolbelt calls (and egress) for one run, expiring with it."""
+        return self._signer.sign({"iss": "fngate", "typ": FUNCTION_PRINCIPAL, "aud": account_id,
+                                  "sub": function_uuid, "scope": TOOLBELT_SCOPE}, max(1, int(ttl_s)))
+
     def _principal(self, claims: dict[str, Any]) -> Principal:
+        if claims.get("typ") == FUNCTION_PRINCIPAL:  # its only scope is the Toolbelt: management routes refuse it
+            return Principal(account_id=claims["aud"], subject=str(claims.get("sub")), kind=FUNCTION_PRINCIPAL,
+                             scopes=frozenset({TOOLBELT_SCOPE}))
         if claims.get("typ") == "app":
             return Principal(account_id=claims["aud"], subject=claims["azp"], kind="app",
                              scopes=frozenset(str(claims.get("scope", "")).split()))
@@ -339,6 +354,8 @@ class IdentityService:
                          login_name=str(claims.get("login", "")))
 
     def _check_still_exists(self, who: Principal) -> None:
+        if who.kind == FUNCTION_PRINCIPAL:
+            return  # nothing to revoke: it lives as long as one invocation
         cache_key = (who.kind, who.account_id, who.subject)
         now = time.monotonic()
         with self._lock:

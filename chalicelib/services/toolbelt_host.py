@@ -33,6 +33,12 @@ UNKNOWN_RPC = "com.liveperson.faas.handler.unknown-rpc"
 SECRET_OP_FAILED = "com.liveperson.faas.secret.op-failed"
 CSDS_NOT_FOUND = "com.liveperson.faas.csds.domain.not-found"
 CONTEXT_INTERNAL = "com.liveperson.context-service-sdk.internal-server-error"
+ROUTE = "/api/account/{account_id}/functions/{uuid}/toolbelt"  # where functions on AWS Lambda send these RPCs
+
+
+def route_path(account_id: str, function_uuid: str) -> str:
+    """The Toolbelt route's path for one function (api/toolbelt.py serves it; the AWS executor hands it out)."""
+    return ROUTE.format(account_id=account_id, uuid=function_uuid)
 
 
 class RpcError(Exception):
@@ -68,12 +74,15 @@ class ToolbeltHost:
         self._context_methods = _context_methods(context_store)
 
     def __call__(self, target: Target, method: str, params: Any) -> Any:
-        account_id = target.account_id
+        return self.call(target.account_id, target.function_uuid, method, params)
+
+    def call(self, account_id: str, function_uuid: str, method: str, params: Any) -> Any:
+        """One RPC for this function of this account (the executor's pipe and the gateway's Toolbelt route)."""
         params = params if params is not None else {}
         if not isinstance(params, dict):
             raise RpcError(_invalid_code(method), "RPC params must be an object")
         if method.startswith("secret."):
-            return self._secret(account_id, target.function_uuid, method, params)
+            return self._secret(account_id, function_uuid, method, params)
         if method.startswith("context."):
             return self._context_call(account_id, method, params)
         if method == "csds.get":

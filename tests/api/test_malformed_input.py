@@ -43,7 +43,7 @@ def test_route_never_answers_500_to_bad_input(api, doc):
 
 def test_unknown_function_on_every_uuid_route_is_404(api):
     for doc in ROUTES:
-        if "{uuid}" not in doc.path or "rollback" in doc.path:
+        if "{uuid}" not in doc.path or "rollback" in doc.path or doc.tag == "toolbelt":  # function tokens only
             continue
         for method in doc.methods:
             res = api.dev(method, _path(doc.path) + "?v=1", {"payload": {}, "description": "x"})

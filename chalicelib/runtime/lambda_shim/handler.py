@@ -11,10 +11,12 @@ Events (from chalicelib.runtime.aws_lambda.LambdaExecutor) and answers::
         → the worker's result without id/recycle: {"op": "result", "ok": true, "result": ..., "logs": [...]}
                                                 | {"op": "result", "ok": false, "kind": KIND, "message", "logs"}
     {"op": "check", "bundle"?: {...}}        → {"op": "ready", "form": "callback" | "async"}   (deploy: does it load?)
-    either → {"op": "load-error", "message"}   (the code does not load: a build error)
+    {"op": "build", "bundle": {...}}         → {"op": "built", "key": lock key}   (deploy: its dependencies)
+    any → {"op": "load-error", "message"}      (the code or its dependencies do not load: a build error)
            | {"op": "shim-error", "message"}   (the platform is wrong: no code, no node binary)
 
-The bundle is what a worker needs: {"runtime", "language", "code", "env", "limits"}. A zip package carries it as
+The bundle is what a worker needs: {"runtime", "language", "code", "env", "limits", "deps"?}; ``deps``
+({"declared", "key", "limits"}) are installed in the container first (packages.py). A zip package carries it as
 runtime.json (all but the code) plus function.py or function.js at the package root. A container image cannot
 carry per-function code, so there the executor sends the bundle with every event (≤ 100 kB of code) and the shim
 keeps its worker while the bundle's digest is unchanged: the gateway, the only caller, stays the authority on which
@@ -23,37 +25,40 @@ with a minimal environment and then see only the bundle's ``env``, never the Lam
 role's credentials are among them). They run as the shim's uid, so a function could still read the shim's
 /proc/PID/environ: the functions' execution role must grant nothing beyond writing CloudWatch Logs.
 
-Not here yet: toolbelt RPC (a worker's rpc requests are answered "unavailable": no gateway host runs in the Lambda)
-and the egress allowlist (the Lambda's network is whatever its VPC configuration allows).
+Toolbelt and egress (outbound.py): an invoke event may carry ``"toolbelt": {"url", "token"}`` — the worker's rpc
+requests are then POSTed to that gateway route with the token and its answer is handed back (without it they are
+answered "unavailable") — and ``"egress": {"proxy", "token"}``: the worker's HTTP_PROXY then points at a relay on
+127.0.0.1 that adds the invocation's token and forwards to the egress proxy service. The Lambda sits in subnets
+with no other way out, so the proxy's per-account allowlist is the function's whole network.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import importlib.util
 import itertools
-import json
 import os
 import shutil
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from . import outbound, packages
+from .bundle import ShimError, bundle_digest, read_package
+
 HERE = Path(__file__).resolve().parent
-RUNTIME_FILE = "runtime.json"
-CODE_FILES = {"python": "function.py", "node": "function.js"}
-BUNDLE_KEYS = ("runtime", "language", "code", "env", "limits")
 ENV_BUNDLE_DIR = "FNGATE_BUNDLE_DIR"
 ENV_WORKER_DIR = "FNGATE_WORKER_DIR"
 ENV_NODE = "FNGATE_NODE_BINARY"
 ENV_TOOLBELT_NODE = "FNGATE_TOOLBELT_NODE_PATH"
 ENV_TOOLBELT_PYTHON = "FNGATE_TOOLBELT_PYTHON_PATH"
+ENV_DEPS_ROOT = "FNGATE_DEPS_ROOT"  # where the container installs dependencies (default /tmp/fngate-deps)
 BASE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp"}
 LOAD_TIMEOUT_S = 10.0
 GRACE_S = 0.25  # the worker reports its own timeout (with logs); past this the shim kills it
@@ -78,62 +83,37 @@ worker.main()
 """
 
 
-class ShimError(Exception):
-    """The platform cannot run the function (no code, a missing binary): not the function's fault."""
-
 
 class LoadError(Exception):
     """The function's code does not load (the worker said load-error, exited, or hung while loading)."""
 
 
-# -- the bundle (its format lives here only; LambdaExecutor builds packages with these helpers) ------------------------
-def bundle_digest(bundle: dict[str, Any]) -> str:
-    """A stable digest of what a worker runs: the shim reloads its worker only when this changes."""
-    canonical = {key: bundle.get(key) for key in BUNDLE_KEYS}
-    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def package_files(bundle: dict[str, Any]) -> dict[str, bytes]:
-    """The bundle as files at the package root: runtime.json and function.py / function.js."""
-    meta = {key: bundle[key] for key in BUNDLE_KEYS if key != "code"}
-    return {RUNTIME_FILE: json.dumps(meta, sort_keys=True, indent=1).encode(),
-            CODE_FILES[bundle["language"]]: str(bundle["code"]).encode()}
-
-
-def read_package(root: Path) -> dict[str, Any] | None:
-    """The bundle a zip package carries, or None when there is none (image mode)."""
-    meta_path = root / RUNTIME_FILE
-    if not meta_path.is_file():
-        return None
-    try:
-        meta = json.loads(meta_path.read_text("utf-8"))
-        return {**meta, "code": (root / CODE_FILES[meta["language"]]).read_text("utf-8")}
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise ShimError(f"The packaged function is unreadable: {err}") from None
-
-
 # -- protocol messages (framing and kinds come from local/protocol.py) -------------------------------------------------
 def load_protocol(worker_dir: Path) -> ModuleType:
     """local/protocol.py by path: the zip holds no chalicelib package, and this keeps one copy of the framing."""
-    name = "_fngate_protocol"
+    return load_worker_module(worker_dir, "protocol")
+
+
+def load_worker_module(directory: Path, stem: str) -> ModuleType:
+    """A stdlib-only runtime module by path (protocol.py, egress_relay.py): one copy serves local and Lambda."""
+    name = f"_fngate_{stem}"
     if name in sys.modules:
         return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, worker_dir / "protocol.py")
+    spec = importlib.util.spec_from_file_location(name, directory / f"{stem}.py")
     if spec is None or spec.loader is None:
-        raise ShimError(f"No worker protocol module in {worker_dir}")
+        raise ShimError(f"No module {stem} in {directory}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
     except OSError as err:
         del sys.modules[name]
-        raise ShimError(f"No worker protocol module in {worker_dir}: {err}") from None
+        raise ShimError(f"No module {stem} in {directory}: {err}") from None
     return module
 
 
-def load_message(bundle: dict[str, Any]) -> dict[str, Any]:
-    return {"op": "load", "code": bundle["code"], "env": {**BASE_ENV, **(bundle.get("env") or {})},
+def load_message(bundle: dict[str, Any], extra_env: dict[str, str] | None = None) -> dict[str, Any]:
+    return {"op": "load", "code": bundle["code"], "env": {**BASE_ENV, **(bundle.get("env") or {}), **(extra_env or {})},
             "limits": bundle.get("limits") or {}}
 
 
@@ -201,8 +181,14 @@ class Shim:
 
     def __init__(self, *, worker_dir: Path, bundle_dir: Path | None = None,
                  node_binary: str | None = None, python: str = sys.executable, node_heap_mb: int = 192,
-                 toolbelt_node_path: str = "", toolbelt_python_path: str = "") -> None:
+                 toolbelt_node_path: str = "", toolbelt_python_path: str = "",
+                 rpc: Callable[..., dict[str, Any]] = outbound.gateway_call,
+                 deps_root: str = packages.ROOT) -> None:
         self.worker_dir, self.bundle_dir = worker_dir, bundle_dir
+        self.rpc = rpc  # (url, token, method, params, proxy=) → an rpc-result body
+        self.deps_root = deps_root
+        self._relay: outbound.ProxyRelay | None = None
+        self._proxy = ""
         self.node_binary, self.python, self.node_heap_mb = node_binary, python, node_heap_mb
         self.toolbelt_node_path, self.toolbelt_python_path = toolbelt_node_path, toolbelt_python_path
         self._protocol: ModuleType | None = None
@@ -219,7 +205,8 @@ class Shim:
                    bundle_dir=Path(env.get(ENV_BUNDLE_DIR) or env.get("LAMBDA_TASK_ROOT") or HERE.parent),
                    node_binary=env.get(ENV_NODE) or shutil.which("node"),
                    node_heap_mb=max(64, memory_mb - 64), toolbelt_node_path=env.get(ENV_TOOLBELT_NODE, ""),
-                   toolbelt_python_path=env.get(ENV_TOOLBELT_PYTHON, ""))
+                   toolbelt_python_path=env.get(ENV_TOOLBELT_PYTHON, ""),
+                   deps_root=env.get(ENV_DEPS_ROOT) or packages.ROOT)
 
     @property
     def protocol(self) -> ModuleType:
@@ -232,7 +219,11 @@ class Shim:
         if not isinstance(event, dict):
             return {"op": "shim-error", "message": "The event is not a JSON object"}
         try:
-            worker = self._ready_worker(*self._bundle(event.get("bundle")))
+            self._egress(event.get("egress"))
+            bundle, digest = self._bundle(event.get("bundle"))
+            if event.get("op") == "build":
+                return {"op": "built", "key": self._dependencies(bundle)[0]}
+            worker = self._ready_worker(bundle, digest)
         except ShimError as err:
             return {"op": "shim-error", "message": str(err)}
         except LoadError as err:
@@ -243,6 +234,21 @@ class Shim:
 
     def close(self) -> None:
         self._retire()
+        if self._relay is not None:
+            self._relay.close()
+            self._relay = None
+
+    def _egress(self, egress: Any) -> None:
+        """Start the relay on the first event that names a proxy; every event sets the token it adds."""
+        if not isinstance(egress, dict) or not egress.get("proxy"):
+            if self._relay is not None:
+                self._relay.token = ""  # no token this time: the proxy refuses whatever the function sends
+            return
+        if self._relay is None:
+            relay = load_worker_module(HERE.parent, "egress_relay")
+            self._relay = outbound.ProxyRelay(str(egress["proxy"]), relay).start()
+            self._proxy = str(egress["proxy"])
+        self._relay.token = str(egress.get("token") or "")
 
     # -- bundle and worker ------------------------------------------------------------------------------------------
     def _bundle(self, sent: Any) -> tuple[dict[str, Any], str]:
@@ -255,40 +261,58 @@ class Shim:
             bundle = self._packaged
         if bundle is None:
             raise ShimError("No function code: none is packaged and the event carries no bundle")
-        return bundle, bundle_digest(bundle)
+        return bundle, bundle_digest(bundle) + ("+egress" if self._relay is not None else "")
+
+    def _dependencies(self, bundle: dict[str, Any]) -> tuple[str, str, str]:
+        """(lock key, python path, node path) of the bundle's dependencies, installed now if not yet."""
+        deps = bundle.get("deps")
+        if not isinstance(deps, dict) or not deps.get("declared"):
+            return "", "", ""
+        language = str(bundle.get("language"))
+        try:
+            key, installed = packages.install(language, deps, self._relay.env() if self._relay else {},
+                                              self.deps_root)
+        except packages.InstallError as err:
+            raise LoadError(f"The dependencies could not be installed: {err}") from None
+        except packages.DriftError as err:
+            raise ShimError(str(err)) from None
+        return (key, *packages.worker_paths(language, installed))
 
     def _ready_worker(self, bundle: dict[str, Any], digest: str) -> _Worker:
         worker = self._worker
         if worker is not None and worker.digest == digest and not worker.exited():
             return worker
         self._retire()
-        worker = self._spawn(str(bundle.get("language")), digest)
+        _, python_path, node_path = self._dependencies(bundle)
+        worker = self._spawn(str(bundle.get("language")), digest, python_path, node_path)
         try:
-            worker.form = self._load(worker, bundle)
+            worker.form = self._load(worker, bundle, self._relay.env() if self._relay is not None else None)
         except LoadError:
             worker.kill()
             raise
         self._worker = worker
         return worker
 
-    def _argv(self, language: str) -> list[str]:
+    def _argv(self, language: str, python_path: str = "") -> list[str]:
         if language == "python":
-            return [self.python, "-I", "-S", "-c", _PYTHON_BOOT, str(self.worker_dir), self.toolbelt_python_path]
+            return [self.python, "-I", "-S", "-c", _PYTHON_BOOT, str(self.worker_dir), self.toolbelt_python_path,
+                    python_path]
         if language != "node":
             raise ShimError(f"Unsupported language {language!r}")
         if not self.node_binary:
             raise ShimError("Node.js is not installed in this Lambda: Node functions need the fngate container image")
         return [self.node_binary, f"--max-old-space-size={self.node_heap_mb}", str(self.worker_dir / "worker_node.js")]
 
-    def _spawn(self, language: str, digest: str) -> _Worker:
+    def _spawn(self, language: str, digest: str, python_path: str = "", node_path: str = "") -> _Worker:
         """Start a worker with its requests on fd 0 and its answers on fd 3, in a process group of its own."""
-        protocol, argv = self.protocol, self._argv(language)
+        protocol, argv = self.protocol, self._argv(language, python_path)
         script = self.worker_dir / ("worker_node.js" if language == "node" else "worker_python.py")
         if not script.is_file():
             raise ShimError(f"The worker script {script.name} is missing from {self.worker_dir}")
         env = dict(BASE_ENV)
-        if language == "node" and self.toolbelt_node_path:
-            env["NODE_PATH"] = self.toolbelt_node_path
+        node_paths = [p for p in (self.toolbelt_node_path, node_path) if p]
+        if language == "node" and node_paths:
+            env["NODE_PATH"] = ":".join(node_paths)
         in_r, in_w = os.pipe()
         out_r, out_w = os.pipe()
         child_in, child_out = _high_fd(in_r), _high_fd(out_w)
@@ -305,10 +329,10 @@ class Shim:
             os.close(child_out)
         return _Worker(pid, protocol.LineReader(out_r), protocol.LineWriter(in_w), digest)
 
-    def _load(self, worker: _Worker, bundle: dict[str, Any]) -> str:
+    def _load(self, worker: _Worker, bundle: dict[str, Any], extra_env: dict[str, str] | None = None) -> str:
         protocol, deadline = self.protocol, time.monotonic() + LOAD_TIMEOUT_S
         try:
-            worker.writer.write(protocol.encode(load_message(bundle)), deadline)
+            worker.writer.write(protocol.encode(load_message(bundle, extra_env)), deadline)
             while True:
                 reply = worker.reader.read(deadline)
                 if reply.get("op") == "ready":
@@ -331,7 +355,7 @@ class Shim:
         timeout_ms = _timeout_ms(event.get("timeout_ms"), remaining_ms)
         deadline = time.monotonic() + timeout_ms / 1000 + GRACE_S
         try:
-            message = self._call(worker, event.get("input"), timeout_ms, deadline)
+            message = self._call(worker, event.get("input"), timeout_ms, deadline, event.get("toolbelt"))
         except protocol.WorkerTimeout:
             self._retire()
             return failure(protocol.TIMEOUT, TIMEOUT_MESSAGE)
@@ -342,7 +366,8 @@ class Shim:
             self._retire()  # a timed-out worker is never reused; a recycled one asked to go
         return {key: value for key, value in message.items() if key not in ("id", "recycle")}
 
-    def _call(self, worker: _Worker, event_input: Any, timeout_ms: int, deadline: float) -> dict[str, Any]:
+    def _call(self, worker: _Worker, event_input: Any, timeout_ms: int, deadline: float,
+              toolbelt: Any = None) -> dict[str, Any]:
         protocol = self.protocol
         invocation_id = next(self._ids)
         worker.writer.write(protocol.encode(invoke_message(invocation_id, event_input, timeout_ms)), deadline)
@@ -351,7 +376,17 @@ class Shim:
             if message.get("op") == "result" and message.get("id") == invocation_id:
                 return message
             if message.get("op") == "rpc":
-                worker.writer.write(protocol.encode(rpc_refusal(message, protocol.RPC_UNAVAILABLE)), deadline)
+                worker.writer.write(protocol.encode(self._rpc_answer(message, toolbelt, deadline)), deadline)
+
+    def _rpc_answer(self, request: dict[str, Any], toolbelt: Any, deadline: float) -> dict[str, Any]:
+        """The gateway's answer to one of the worker's RPCs, or "unavailable" when this event brought no route."""
+        if not isinstance(toolbelt, dict) or not toolbelt.get("url") or not toolbelt.get("token"):
+            return rpc_refusal(request, self.protocol.RPC_UNAVAILABLE)
+        answer = self.rpc(str(toolbelt["url"]), str(toolbelt["token"]), str(request.get("method")),
+                          request.get("params"), proxy=self._proxy,
+                          timeout_s=max(0.1, min(outbound.RPC_TIMEOUT_S, deadline - time.monotonic())))
+        return {"op": "rpc-result", "rid": request.get("rid"), **{
+            k: answer.get(k) for k in ("ok", "result", "code", "message") if k in answer}}
 
 
 _default: Shim | None = None
