@@ -67,6 +67,7 @@ from chalicelib.runtime.lambda_shim.bundle import package_files
 
 if TYPE_CHECKING:
     from chalicelib.aws.function_roles import FunctionRoles
+    from chalicelib.aws.log_groups import FunctionLogGroups
 
 log = logging.getLogger("fngate.runtime.aws_lambda")
 
@@ -320,8 +321,9 @@ class LambdaExecutor:
                  csds_domain: str = "", verify: bool = True, wait_s: float = 300.0, roles: FunctionRoles | None = None,
                  subnet_ids: tuple[str, ...] = (), security_group_ids: tuple[str, ...] = (),
                  access: ToolbeltAccess | None = None, role_wait_s: float = 60.0,
-                 build_limits: BuildLimits | None = None) -> None:
+                 build_limits: BuildLimits | None = None, log_groups: FunctionLogGroups | None = None) -> None:
         names.check_prefix(function_prefix)
+        self._log_groups = log_groups
         self._build_limits = build_limits or BuildLimits()
         self._roles, self._access, self._role_wait_s = roles, access, role_wait_s
         self._vpc = {"SubnetIds": list(subnet_ids), "SecurityGroupIds": list(security_group_ids)} if subnet_ids else {}
@@ -461,6 +463,8 @@ class LambdaExecutor:
 
     def _put_function(self, name: str, target: Target, role: str, fresh_role: bool = False) -> None:
         """Create the Lambda, or update its code then its configuration (waiting for each change to apply)."""
+        if self._log_groups is not None:
+            self._log_groups.ensure(name)  # before Lambda's first write would make it without an expiry
         package_type = "Image" if self._image_uri else "Zip"
         code = {"ImageUri": self._image_uri} if self._image_uri else {"ZipFile": self._build(target)}
         settings = self._settings(target, role)

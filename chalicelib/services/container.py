@@ -204,10 +204,11 @@ def build_executor(settings: Settings, rpc_handler: Any = None, egress: Any = No
 
 
 def build_lambda_executor(settings: Settings, identity: IdentityService | None, client: Any = None,
-                          iam_client: Any = None) -> Executor:
+                          iam_client: Any = None, logs_client: Any = None) -> Executor:
     """One Lambda per function, each under its account's role (unless FNGATE_LAMBDA_ROLE_ARN fixes one), with
     per-invocation tokens for the Toolbelt route and the egress proxy."""
     from chalicelib.aws.function_roles import FunctionRoles
+    from chalicelib.aws.log_groups import FunctionLogGroups
     from chalicelib.runtime.aws_lambda import LambdaExecutor, ToolbeltAccess
     from chalicelib.runtime.deps import BuildLimits
     from chalicelib.services.toolbelt_host import route_path
@@ -222,6 +223,7 @@ def build_lambda_executor(settings: Settings, identity: IdentityService | None, 
                           image_uri=settings.lambda_image_uri, timeout_s=int(settings.function_timeout_s),
                           csds_domain=settings.public_host, roles=roles, subnet_ids=settings.lambda_subnet_ids,
                           security_group_ids=settings.lambda_security_group_ids, access=access,
+                          log_groups=FunctionLogGroups(logs_client, region_name=region),
                           build_limits=BuildLimits(max_bytes=settings.deps_max_mb * 1024 * 1024,
                                                    timeout_s=settings.deps_build_timeout_s, allow=settings.deps_allow,
                                                    deny=settings.deps_deny))

@@ -31,6 +31,7 @@ from moto import mock_aws
 from app import app
 from chalicelib import toolbelt
 from chalicelib.aws import names
+from chalicelib.aws.log_groups import RETENTION_DAYS
 from chalicelib.bots.fake import FakeMessaging, consumer_text
 from chalicelib.bots.intake import sign
 from chalicelib.clock import Clock, FrozenClock
@@ -143,7 +144,7 @@ class Aws:
 def aws(tmp_path: Path) -> Iterator[Aws]:
     with mock_aws(config={"lambda": {"use_docker": False}}):
         boto = {name: boto3.client(name, region_name=REGION)
-                for name in ("dynamodb", "kms", "sqs", "scheduler", "iam", "lambda", "ec2")}
+                for name in ("dynamodb", "kms", "sqs", "scheduler", "iam", "lambda", "ec2", "logs")}
         table = f"fngate-{uuid4().hex[:8]}"
         create_table(boto["dynamodb"], table)
         key_id = boto["kms"].create_key(Description="fngate")["KeyMetadata"]["KeyId"]
@@ -174,7 +175,8 @@ def aws(tmp_path: Path) -> Iterator[Aws]:
         shim = Shim(worker_dir=LOCAL, node_binary=shutil.which("node"), toolbelt_python_path=toolbelt.PYTHON_PATH,
                     rpc=lambda *a, **kw: client_rpc(*a, **kw), deps_root=str(tmp_path / "lambda-tmp"))
         lam = ShimmedLambda(boto["lambda"], shim)
-        executor = build_lambda_executor(settings, identity, client=lam, iam_client=boto["iam"])
+        executor = build_lambda_executor(settings, identity, client=lam, iam_client=boto["iam"],
+                                         logs_client=boto["logs"])
         svc = build_services(settings, store=store, keyring=keyring, executor=executor, clock=clock)
         creds = svc.identity.bootstrap(ACCOUNT)
         with use_services(svc), Client(app) as client:
@@ -226,6 +228,9 @@ def test_account_to_logs_on_aws(aws: Aws) -> None:
     assert config["Configuration"]["VpcConfig"]["SubnetIds"] == list(aws.svc.settings.lambda_subnet_ids)
     assert aws.boto["lambda"].get_alias(FunctionName=name, Name="live")["FunctionVersion"] != "$LATEST"
     assert aws.lam.events[0][1]["op"] == "check"  # the new version loaded the code before the alias moved
+    # AND its log group exists before Lambda's first write, expiring as the stack's own groups do
+    (group,) = aws.boto["logs"].describe_log_groups(logGroupNamePrefix=names.function_log_group(name))["logGroups"]
+    assert group["retentionInDays"] == RETENTION_DAYS
 
     # WHEN it is invoked through the gateway
     status, result = aws.call("POST", f"{BASE}/lambdas/{uuid}/invoke?v=1", "developerToken",

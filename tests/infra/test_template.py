@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from chalicelib.aws import names, stack
+from chalicelib.aws.log_groups import RETENTION_DAYS
 from chalicelib.config import Settings
 from chalicelib.storage import dynamodb
 
@@ -125,7 +126,7 @@ def test_the_key_rotates_and_is_kept(packaged: stack.Package) -> None:
 
 def test_every_log_group_expires_after_30_days_and_every_gateway_lambda_logs_to_one(packaged: stack.Package) -> None:
     groups = _resources(packaged.template, "AWS::Logs::LogGroup")
-    assert groups and {g["RetentionInDays"] for g in groups.values()} == {30}
+    assert groups and {g["RetentionInDays"] for g in groups.values()} == {30} == {RETENTION_DAYS}  # = functions' groups
     for props in _resources(packaged.template, "AWS::Serverless::Function").values():
         assert props["LoggingConfig"]["LogGroup"]["Ref"] in groups
 
