@@ -101,10 +101,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _per_process(settings: Settings, processes: int) -> Settings:
-    """What each of `processes` gateway processes is given: an equal share of the machine's warm-worker cap, and
-    the file through which they share the accounts' rate and concurrency limits."""
+    """What each of `processes` gateway processes is given: an equal share of the machine's warm-worker cap, and,
+    when there are several, the file through which they share the accounts' rate and concurrency limits (one
+    process keeps them in memory: no file lock per invocation)."""
     return replace(settings, max_workers=max(1, settings.max_workers // processes),
-                   shared_limits_path=settings.data_dir / "run" / "limits")
+                   shared_limits_path=settings.data_dir / "run" / "limits" if processes > 1 else None)
 
 
 def _gateway_process(settings: Settings, failed: Any) -> Any:
