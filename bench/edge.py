@@ -434,11 +434,13 @@ def section(work: Path) -> list[str]:
 
 
 def update_results(lines: list[str]) -> None:
-    """Replaces this section of bench/results.md (the rest of the file is `make bench`'s)."""
+    """Replaces this section of bench/results.md, and the notes after it (the rest of the file is `make bench`'s)."""
+    from bench.run import NOTES
+
     path = Path(__file__).with_name("results.md")
     text = path.read_text()
-    start, end = text.index("## The HTTP edge and server processes"), text.index("## NOTES")
-    path.write_text(text[:start] + "\n".join(lines) + "\n" + text[end:])
+    start = text.index("## The HTTP edge and server processes")
+    path.write_text(text[:start] + "\n".join([*lines, "## NOTES", "", *NOTES]) + "\n")
 
 
 if __name__ == "__main__" and len(sys.argv) == 1:
