@@ -1,4 +1,4 @@
-"""Request smuggling and malformed HTTP against the real server (granian + ChaliceWSGI, tests.e2e.server_app).
+"""Request smuggling and malformed HTTP against the real server (granian + ChaliceRSGI, tests.e2e.server_app).
 
 Every case gets a clean 4xx or a closed connection, never a request the app misreads: after each one the request
 smuggled behind it must not have been answered, and /seen tells how many requests reached the app.

@@ -1,4 +1,4 @@
-"""chalicelib.server (granian + ChaliceWSGI) over real sockets on 127.0.0.1, with a throwaway Chalice app."""
+"""chalicelib.server (granian + ChaliceRSGI) over real sockets on 127.0.0.1, with a throwaway Chalice app."""
 
 from __future__ import annotations
 
