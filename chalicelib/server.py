@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import gc
 import json
 import logging
@@ -254,7 +255,10 @@ class RequestThreads:
             job = self._jobs.get()
             if job is None:
                 return
-            job()
+            try:
+                job()
+            except Exception:  # a job handles its own errors; this keeps the thread whatever slips through
+                log.exception("request thread job failed")
             self._idle.release()
 
     def shutdown(self) -> None:
@@ -319,7 +323,8 @@ class ChaliceRSGI:
                 log.exception("unhandled error serving %s %s", method, path)
                 answer = adapter.error(500, method, path, headers, query)
             _send(protocol, answer, method, path)
-            loop.call_soon_threadsafe(sent.set_result, None)
+            with contextlib.suppress(RuntimeError):  # the loop has closed (the process is stopping)
+                loop.call_soon_threadsafe(sent.set_result, None)
 
         self._threads.submit(run)
         await sent
