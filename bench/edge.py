@@ -405,6 +405,9 @@ def section(work: Path) -> list[str]:
     for key, label in labels.items():
         b, a = parts[key]["before"], parts[key]["after"]
         lines.append(f"| {label} | {b:.1f} µs | {a:.1f} µs | {a / b:.2f} |")
+    b, a = parts["invoke_gc"]["pause_before"], parts["invoke_gc"]["pause_after"]
+    lines.append(f"| a full collection's pause in that process (what a request waits when one runs) | {b:.2f} ms | "
+                 f"{a:.2f} ms | {a / b:.2f} |")
     f0, f1 = servers[2][3], servers[0][3]
     lines.append(f"| HTTP server and hand-over, trivial route (table above: granian WSGI → RSGI + request threads) | "
                  f"{f0:.0f} µs | {f1:.0f} µs | {f1 / f0:.2f} |")

@@ -287,9 +287,9 @@ class ChaliceRSGI:
 
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
         """In the server process, once the app and its services are built. What they made at start-up is moved out
-        of the collector's sight (gc.freeze), and the youngest generation is collected every GC_THRESHOLDS[0]
-        allocations instead of 700: a request allocates a few hundred objects, and collecting every few requests
-        cost ~10% of the request path's CPU and the longest pauses at p99 (bench/results.md)."""
+        of the collector's sight (gc.freeze): a full collection then pauses a request ~0.05 ms instead of ~4 ms
+        (bench/results.md). The young generation is collected every GC_THRESHOLDS[0] allocations instead of 700
+        (a request allocates a few hundred objects), so fewer collections land inside a request."""
         self._loop = loop
         gc.collect()
         gc.freeze()
