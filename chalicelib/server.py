@@ -206,7 +206,11 @@ class ChaliceAdapter:
             event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode("ascii"), True
         else:
             event["body"] = body
-        status, out_headers, data = _from_chalice(self._app(event, None))
+        try:
+            status, out_headers, data = _from_chalice(self._app(event, None))
+        except ValueError as err:
+            log.error("%s (%s %s)", err, target.method, path)
+            return self.error(500, target.method, path, headers, query)
         if status == 500 and (data == _CHALICE_500 or data.startswith(b"Traceback")):
             return self.error(500, target.method, path, headers, query)  # Chalice's own 500
         return status, out_headers, data
@@ -361,6 +365,8 @@ def _send(protocol: Any, answer: Answer, method: str, path: str) -> None:
         protocol.response_bytes(status, headers, data)  # hyper sends no body for HEAD, with GET's length
     except Exception:  # granian's ProtocolClosed: the client has gone
         log.debug("client gone before the answer to %s %s", method, path)
+    except BaseException:  # pyo3's PanicException (not an Exception): hyper refused the status or a header
+        log.exception("answer to %s %s refused by the server (it answers an empty 500)", method, path)
 
 
 def _from_chalice(response: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
@@ -370,9 +376,8 @@ def _from_chalice(response: dict[str, Any]) -> tuple[int, list[tuple[str, str]],
     if response.get("isBase64Encoded"):
         body = base64.b64decode(body)
     flat = "".join(k + v for k, v in headers)
-    if "\r" in flat or "\n" in flat:
-        log.error("response header with CR or LF refused")
-        return 500, [("Content-Type", "application/json")], b'{"message": "Internal Server Error"}'
+    if not (flat.isascii() and flat.isprintable()):  # CR/LF would split the answer; hyper refuses the rest
+        raise ValueError("response header with a character outside visible ASCII refused")
     if body and not any(k.lower() == "content-type" for k, _ in headers):
         headers.append(("Content-Type", "application/json"))  # API Gateway's default
     return response["statusCode"], headers, body if isinstance(body, bytes) else body.encode()

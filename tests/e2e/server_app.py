@@ -66,6 +66,10 @@ def make_app() -> Chalice:
     def boom() -> dict:
         raise RuntimeError("secret detail")
 
+    @app.route("/badheader")
+    def badheader() -> Response:
+        return Response(body={"ok": True}, headers={"X-Note": (app.current_request.query_params or {})["v"]})
+
     @app.route("/failed")
     def failed() -> Response:
         return Response(body={"errorCode": "x"}, status_code=901)
