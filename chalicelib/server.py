@@ -261,7 +261,7 @@ class RequestThreads:
                 return
             try:
                 job()
-            except Exception:  # a job handles its own errors; this keeps the thread whatever slips through
+            except BaseException:  # a job handles its own errors; this keeps the thread whatever slips through
                 log.exception("request thread job failed")
             self._idle.release()
 
@@ -322,13 +322,15 @@ class ChaliceRSGI:
 
         def run() -> None:
             try:
-                answer = adapter.respond(target, path, query, headers, source_ip, body)
-            except Exception:
-                log.exception("unhandled error serving %s %s", method, path)
-                answer = adapter.error(500, method, path, headers, query)
-            _send(protocol, answer, method, path)
-            with contextlib.suppress(RuntimeError):  # the loop has closed (the process is stopping)
-                loop.call_soon_threadsafe(sent.set_result, None)
+                try:
+                    answer = adapter.respond(target, path, query, headers, source_ip, body)
+                except Exception:
+                    log.exception("unhandled error serving %s %s", method, path)
+                    answer = adapter.error(500, method, path, headers, query)
+                _send(protocol, answer, method, path)
+            finally:  # the request ends whatever happened (unanswered, granian answers an empty 500)
+                with contextlib.suppress(RuntimeError):  # the loop has closed (the process is stopping)
+                    loop.call_soon_threadsafe(sent.set_result, None)
 
         self._threads.submit(run)
         await sent
