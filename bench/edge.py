@@ -37,6 +37,7 @@ PREVIOUS_FIGURES = {"python": "0.242 / 2.154 ms", "node": "0.239 / 1.690 ms", "r
                     "cpu_us": "431 µs", "rss": "32 / 41 MB (1 process)", "workers": "217 MB",
                     "floor": "0.088 / 0.157 ms", "floor_rps": "11887"}
 BASE = "34b85ce"  # the gateway with granian's WSGI interface, before the RSGI adapter and the CPU cuts
+ROUNDS = 3  # each server measured this many times, all taking turns, so load from elsewhere hits them alike
 FLOOR_APP = Chalice(app_name="floor")
 
 
@@ -107,26 +108,36 @@ def _stop(proc: subprocess.Popen) -> None:
 
 def server_comparison(base: Path, port: int = 18620) -> list[tuple[str, dict, dict, float]]:
     """(server, 1-connection result, 16-connection result, CPU µs per request) for each server on the trivial
-    route (wrk); ``base`` is BASE's checkout."""
+    route (wrk); ``base`` is BASE's checkout. The servers run at once and take ROUNDS turns; medians."""
     from bench import wrk
 
-    out = []
-    for kind, server, cwd in (("granian", "granian", ROOT), ("gunicorn", "gunicorn", ROOT),
-                              ("base", "granian", base)):
-        proc = _start([sys.executable, "-m", "bench.edge", "floor", server, str(port)], port, cwd=cwd)
-        try:
-            time.sleep(0.5)
-            pids = [proc.pid, *_children(proc.pid)]
-            url = f"http://127.0.0.1:{port}/ping"
-            wrk.run(url, "", connections=1, seconds=1.0)  # warm-up
-            one = wrk.run(url, "", connections=1, seconds=3.0)
-            before = cpu_seconds(pids)
-            many = wrk.run(url, "", connections=16, seconds=3.0, count_statuses=True)
-            cpu_us = (cpu_seconds(pids) - before) / max(1, many["requests"]) * 1e6
-        finally:
+    kinds = (("granian", "granian", ROOT), ("gunicorn", "gunicorn", ROOT), ("base", "granian", base))
+    procs = {}
+    try:
+        for offset, (kind, server, cwd) in enumerate(kinds):
+            procs[kind] = (_start([sys.executable, "-m", "bench.edge", "floor", server, str(port + offset)],
+                                  port + offset, cwd=cwd), port + offset)
+        time.sleep(0.5)
+        turns: dict[str, list[tuple[dict, dict, float]]] = {kind: [] for kind in procs}
+        for turn in range(ROUNDS):
+            order = list(procs)
+            for kind in order[turn % len(order):] + order[:turn % len(order)]:
+                proc, at = procs[kind]
+                pids = [proc.pid, *_children(proc.pid)]
+                url = f"http://127.0.0.1:{at}/ping"
+                wrk.run(url, "", connections=1, seconds=0.5)  # warm-up
+                one = wrk.run(url, "", connections=1, seconds=2.0)
+                before = cpu_seconds(pids)
+                many = wrk.run(url, "", connections=16, seconds=2.0, count_statuses=True)
+                turns[kind].append((one, many, (cpu_seconds(pids) - before) / max(1, many["requests"]) * 1e6))
+    finally:
+        for proc, _ in procs.values():
             _stop(proc)
-        out.append((kind, one, many, cpu_us))
-        port += 1
+    out = []
+    for kind, results in turns.items():
+        one = {key: statistics.median(r[0][key] for r in results) for key in ("p50_ms", "p99_ms")}
+        many = sorted((r[1] for r in results), key=lambda r: r["rps"])[len(results) // 2]
+        out.append((kind, one, many, statistics.median(r[2] for r in results)))
     return out
 
 
@@ -194,38 +205,55 @@ def rss_mb(pids: list[int]) -> float:
 
 
 def gateway_rows(work: Path, base: Path, port: int = 18630) -> dict[str, dict[str, Any]]:
-    """Per variant: 1-conn python/node p50/p99, 16-conn python throughput, CPU µs per invocation, RSS."""
+    """Per variant: 1-conn python/node p50/p99, 16-conn python throughput, CPU µs per invocation (each the median
+    of ROUNDS turns), RSS. The four gateways run at once and take turns under wrk."""
     from bench import wrk
     from bench.run import NOOP_NODE, NOOP_PY, SETTLE_S, Gateway
 
     variants = {"processes 1": (("--processes", "1"), ROOT), "processes 2": (("--processes", "2"), ROOT),
                 "base processes 1": (("--processes", "1"), base), "base processes 2": (("--processes", "2"), base)}
-    results: dict[str, dict[str, Any]] = {}
-    for name, (args, cwd) in variants.items():
-        gw = Gateway(work, port, {"FNGATE_ACCOUNT_RATE": "1000000"}, args=args, cwd=cwd)  # no 429s here
-        try:
-            time.sleep(SETTLE_S)
+    gateways: dict[str, Any] = {}
+    state: dict[str, dict[str, Any]] = {}
+    try:
+        for offset, (name, (args, cwd)) in enumerate(variants.items()):
+            gateways[name] = Gateway(work, port + offset, {"FNGATE_ACCOUNT_RATE": "1000000"}, args=args,
+                                     cwd=cwd)  # no 429s here
+        time.sleep(SETTLE_S)
+        for name, gw in gateways.items():
             pids = gateway_pids(gw.proc.pid)
-            idle = rss_mb(pids)
             uuids = {lang: gw.create(f"noop-{lang}", code, runtime) for lang, code, runtime in
                      (("python", NOOP_PY, "python3.11"), ("node", NOOP_NODE, "nodejs20"))}
             for uuid in uuids.values():
                 gw.deploy_and_first_invoke(uuid)
                 for _ in range(20):  # every process has a warm worker for it
                     gw.invoke(uuid)
-            one = {lang: wrk.run(gw.url(uuid), gw.token, connections=1, seconds=5.0) for lang, uuid in uuids.items()}
-            before = cpu_seconds(pids)
-            many = wrk.run(gw.url(uuids["python"]), gw.token, connections=16, seconds=5.0, count_statuses=True)
-            used = cpu_seconds(pids) - before
+            state[name] = {"pids": pids, "uuids": uuids, "idle_mb": rss_mb(pids), "one": [], "many": [], "cpu": []}
+        names = list(gateways)
+        for turn in range(ROUNDS):
+            for name in names[turn % len(names):] + names[:turn % len(names)]:
+                gw, st = gateways[name], state[name]
+                st["one"].append({lang: wrk.run(gw.url(uuid), gw.token, connections=1, seconds=3.0)
+                                  for lang, uuid in st["uuids"].items()})
+                before = cpu_seconds(st["pids"])
+                many = wrk.run(gw.url(st["uuids"]["python"]), gw.token, connections=16, seconds=4.0,
+                               count_statuses=True)
+                st["cpu"].append((cpu_seconds(st["pids"]) - before) / max(1, many["requests"]) * 1e6)
+                st["many"].append(many)
+        results: dict[str, dict[str, Any]] = {}
+        for name, gw in gateways.items():
+            st = state[name]
             loaded = rss_mb(gateway_pids(gw.proc.pid))
             _, everything = gw.rss_mb()
-            results[name] = {"one": one, "many": many, "cpu_us": used / max(1, many["requests"]) * 1e6,
-                             "idle_mb": idle, "loaded_mb": loaded, "processes": len(pids),
+            one = {lang: {key: statistics.median(r[lang][key] for r in st["one"]) for key in ("p50_ms", "p99_ms")}
+                   for lang in ("python", "node")}
+            many = sorted(st["many"], key=lambda r: r["rps"])[len(st["many"]) // 2]
+            results[name] = {"one": one, "many": many, "cpu_us": statistics.median(st["cpu"]), "cpu_all": st["cpu"],
+                             "idle_mb": st["idle_mb"], "loaded_mb": loaded, "processes": len(st["pids"]),
                              "workers_mb": sum(everything) - (loaded - rss_mb([gw.proc.pid]))}
-        finally:
+        return results
+    finally:
+        for gw in gateways.values():
             gw.stop()
-        port += 1
-    return results
 
 
 def overload(work: Path, port: int = 18640) -> dict[str, Any]:
@@ -363,7 +391,7 @@ def section(work: Path) -> list[str]:
              "this round's cuts), unpacked from git and run with the same virtualenv. The hand-written server "
              f"of commit {PREVIOUS} (`previous`) no longer runs beside today's code; its figures are quoted "
              "from the earlier run of 2026-11-27 08:26 UTC that measured it beside granian (WSGI).", "",
-             "### Servers on one trivial Chalice route (1 worker process each, wrk)", "",
+             f"### Servers on one trivial Chalice route (1 worker process each, wrk; medians of {ROUNDS} turns)", "",
              "| server | p50 / p99, 1 keep-alive conn | req/s, 16 conns | CPU per request, 16 conns | errors |",
              "|---|---|---|---|---|"]
     names = {"granian": "granian 2.8 + ChaliceRSGI (uvloop; body read on the loop, app on a thread)",
@@ -379,15 +407,16 @@ def section(work: Path) -> list[str]:
               "| figure | `--processes 1` | `--processes 2` | before, 1 | before, 2 | previous server (earlier run) "
               "| target |", "|---|---|---|---|---|---|---|"]
     for lang in ("python", "node"):
-        lines.append(f"| {lang} p50 / p99, 1 keep-alive conn (5 s) | "
+        lines.append(f"| {lang} p50 / p99, 1 keep-alive conn (3 s; medians of {ROUNDS} turns) | "
                      + " | ".join(_lat(g[v]["one"][lang]) for v in order)
                      + f" | {PREVIOUS_FIGURES[lang]} | ≤ 0.4 / ≤ 1.5 ms |")
-    lines.append("| python throughput, 16 keep-alive conns | " + " | ".join(
+    lines.append("| python throughput, 16 keep-alive conns (the median turn) | " + " | ".join(
         f"{g[v]['many']['rps']:.0f} req/s, {g[v]['many']['errors']} socket errors, statuses {g[v]['many']['statuses']}"
         for v in order) + f" | {PREVIOUS_FIGURES['rps']} | ≥ 2,500/s, 0 errors |")
-    lines.append("| gateway CPU per invocation (server processes' user + system time / requests, 16 conns) | "
-                 + " | ".join(f"{g[v]['cpu_us']:.0f} µs" for v in order) + f" | {PREVIOUS_FIGURES['cpu_us']} "
-                 "| ≤ 200 µs |")
+    lines.append(f"| gateway CPU per invocation (server processes' user + system time / requests, 16 conns; median "
+                 f"of {ROUNDS} turns, the turns in brackets) | "
+                 + " | ".join(f"{g[v]['cpu_us']:.0f} µs ({', '.join(f'{x:.0f}' for x in g[v]['cpu_all'])})"
+                              for v in order) + f" | {PREVIOUS_FIGURES['cpu_us']} | ≤ 200 µs |")
     lines.append("| … after / before | " + f"{g['processes 1']['cpu_us'] / g['base processes 1']['cpu_us']:.2f} | "
                  f"{g['processes 2']['cpu_us'] / g['base processes 2']['cpu_us']:.2f} | 1 | 1 | – | – |")
     lines.append("| RSS of the server processes, idle / after load | " + " | ".join(
