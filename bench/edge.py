@@ -125,7 +125,7 @@ def server_comparison(base: Path, port: int = 18620) -> list[tuple[str, dict, di
                 proc, at = procs[kind]
                 pids = [proc.pid, *_children(proc.pid)]
                 url = f"http://127.0.0.1:{at}/ping"
-                wrk.run(url, "", connections=1, seconds=0.5)  # warm-up
+                wrk.run(url, "", connections=1, seconds=1.0)  # warm-up
                 one = wrk.run(url, "", connections=1, seconds=2.0)
                 before = cpu_seconds(pids)
                 many = wrk.run(url, "", connections=16, seconds=2.0, count_statuses=True)
