@@ -330,16 +330,17 @@ def cpu_parts() -> dict[str, dict[str, float]]:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def stalled_bodies(port: int = 18660, stalled: int = 600) -> dict[str, Any]:
+def stalled_bodies(port: int = 18660, stalled: int = 600, cwd: Path = ROOT) -> dict[str, Any]:
     """`stalled` connections (more than a process's request threads) send headers and 10 of 1,000 body bytes and
-    stall, on a gateway of one process; a normal client meanwhile invokes over one keep-alive connection."""
+    stall, on a gateway of one process (of the checkout ``cwd``); a normal client meanwhile invokes over one
+    keep-alive connection."""
     import tempfile
 
     from bench import wrk
     from bench.run import NOOP_PY, Gateway
 
     gw = Gateway(Path(tempfile.mkdtemp(prefix="fngate-stall-")), port, {"FNGATE_ACCOUNT_RATE": "1000000"},
-                 args=("--processes", "1"))
+                 args=("--processes", "1"), cwd=cwd)
     socks = []
     try:
         uuid = gw.create("noop-stall", NOOP_PY, "python3.11")
@@ -378,7 +379,7 @@ def section(work: Path) -> list[str]:
     servers = server_comparison(base)
     gateways = gateway_rows(work, base)
     parts = cpu_parts()
-    stall = stalled_bodies()
+    stall, stall_before = stalled_bodies(), stalled_bodies(18661, cwd=base)
     over = overload(work)
     fleets = fleet_by_processes(work)
     hop = handover_round_trip()
@@ -444,8 +445,10 @@ def section(work: Path) -> list[str]:
               f"{stall['stalled']} connections (more than the {THREADS_PER_PROCESS} request threads of the one "
               f"process) each send an invoke's headers and 10 of its 1,000 body bytes, then stall; meanwhile one "
               f"client invokes over a keep-alive connection for 3 s (wrk): {stall['requests']} answers, p50 / p99 "
-              f"{_lat(stall)}, statuses {stall['statuses']}, socket errors {stall['errors']}. Before (the WSGI "
-              "interface) each stalled body held one of the 256 threads until the client went away.", "",
+              f"{_lat(stall)}, statuses {stall['statuses']}, socket errors {stall['errors']}. The same on `before` "
+              f"(granian's WSGI interface, where each stalled body holds one of the 256 threads): "
+              f"{stall_before['requests']} answers, statuses {stall_before['statuses']}, socket errors "
+              f"{stall_before['errors']} (timeouts {stall_before['socket_errors']['timeout']}).", "",
               "### Overload across processes", "",
               f"Account rate 500/s (burst 500), `--processes 2`, 32 connections for 4 s (wrk): "
               f"{over['statuses'].get(200, 0)} answered 200 ({over['ok_per_s']:.0f}/s: the account's rate plus its "
