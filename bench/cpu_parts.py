@@ -1,6 +1,6 @@
 """The request path's parts that issue 13 cut, each measured before and after in one process (CPU time of the
 calling thread, best of 5 rounds): the access line, the freshness check of the invoke path, the account limiter,
-and the whole in-process invoke under the collector's default and tuned thresholds.
+and the whole in-process invoke with the collector as Python sets it and with start-up objects frozen.
 
 ``python -m bench.cpu_parts`` prints one JSON object; bench/edge.py runs it in its own process.
 """
@@ -75,10 +75,10 @@ def limiter(work: Path) -> dict[str, float]:
 
 def invoke_with_gc(work: Path) -> dict[str, float]:
     """The invoke route in-process (as bench/profile.py), CPU of the calling thread, and a full collection's pause:
-    the collector as Python sets it, then frozen and tuned as a server process sets it (GC_THRESHOLDS)."""
+    the collector as Python sets it, then with the start-up objects frozen, as a server process does."""
     from app import app
     from chalicelib.config import Settings
-    from chalicelib.server import GC_THRESHOLDS, ChaliceAdapter, _headers
+    from chalicelib.server import ChaliceAdapter, _headers
     from chalicelib.services.container import build_services, install
     from chalicelib.services.functions import FunctionChanges
 
@@ -108,7 +108,6 @@ def invoke_with_gc(work: Path) -> dict[str, float]:
         pause_before = _full_collection_ms()
         gc.collect()
         gc.freeze()
-        gc.set_threshold(*GC_THRESHOLDS)
         return {"before": before, "after": best_us(call, 2000), "pause_before": pause_before,
                 "pause_after": _full_collection_ms()}
     finally:

@@ -431,7 +431,7 @@ def section(work: Path) -> list[str]:
     labels = {"access_line": "access line (Powertools Logger → the same JSON written directly)",
               "freshness": "function freshness check (keys-only Query → Store.version)",
               "limiter": "account admission, one process (shared file + flock → in memory)",
-              "invoke_gc": "whole invoke route in-process, no HTTP (collector 700/10/10 → frozen, 20000/50/100)"}
+              "invoke_gc": "whole invoke route in-process, no HTTP (start-up objects frozen out of the collector)"}
     for key, label in labels.items():
         b, a = parts[key]["before"], parts[key]["after"]
         lines.append(f"| {label} | {b:.1f} µs | {a:.1f} µs | {a / b:.2f} |")

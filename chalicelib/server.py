@@ -41,7 +41,6 @@ HEADER_TIMEOUT_MS = 10_000  # a request's line and headers must arrive within th
 BODY_TIMEOUT_S = 30.0  # a request's body must arrive within this after its headers, or 408 (FNGATE_BODY_TIMEOUT_S)
 MAX_HEAD_BYTES = 64 * 1024  # request line plus headers (hyper answers 431 or closes beyond)
 THREADS_PER_PROCESS = 256  # threads that run the app in each process (each function call blocks one)
-GC_THRESHOLDS = (20_000, 50, 100)  # the collector's generations in a server process (Python's: 700, 10, 10)
 MAX_CONNECTIONS = 4096  # requests in flight per process (idle keep-alive connections cost no thread, no task)
 _CHALICE_500 = b'{"Code":"InternalServerError","Message":"An internal server error occurred."}'
 _PHRASES = {status.value: status.phrase for status in HTTPStatus}
@@ -291,13 +290,11 @@ class ChaliceRSGI:
 
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
         """In the server process, once the app and its services are built. What they made at start-up is moved out
-        of the collector's sight (gc.freeze): a full collection then pauses a request ~0.05 ms instead of ~4 ms
-        (bench/results.md). The young generation is collected every GC_THRESHOLDS[0] allocations instead of 700
-        (a request allocates a few hundred objects), so fewer collections land inside a request."""
+        of the collector's sight (gc.freeze): a full collection then pauses a request ~0.05 ms instead of 3–5 ms
+        (bench/results.md)."""
         self._loop = loop
         gc.collect()
         gc.freeze()
-        gc.set_threshold(*GC_THRESHOLDS)
 
     def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._threads.shutdown()  # requests still running finish (granian has stopped taking new ones)
