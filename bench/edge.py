@@ -1,18 +1,21 @@
 """The HTTP edge, measured side by side in one run.
 
-1. Servers on one trivial Chalice route (1 worker process each): granian + ChaliceWSGI, gunicorn gthread +
-   ChaliceWSGI, and the hand-written threaded server fngate had before (its source read from git history).
-2. The gateway itself: `fngate serve --processes 1`, `--processes 2`, and the previous gateway (a `git archive` of
-   the commit before the server changed, run with the same virtualenv): no-op invocations, gateway CPU per
-   invocation, RSS; account overload across processes; 1,000 functions round robin under the warm-worker cap.
-3. What handing invocations to one owner process would add per call: a JSON round trip over a unix socket.
+1. Servers on one trivial Chalice route (1 worker process each): granian + ChaliceRSGI, gunicorn gthread with the
+   same adapter read synchronously (WSGI), and granian + the WSGI adapter of BASE (the commit before the RSGI
+   adapter, unpacked from git and run with the same virtualenv).
+2. The gateway itself: `fngate serve --processes 1` and `--processes 2`, today's and BASE's: no-op invocations,
+   gateway CPU per invocation, RSS; account overload across processes; 1,000 functions round robin under the
+   warm-worker cap. The hand-written server fngate had before granian no longer runs beside today's code (its
+   commit's requirements and store differ); its figures are quoted from the earlier run that measured it.
+3. Where the CPU went: the request path's parts before and after, each measured both ways in this run.
+4. What handing invocations to one owner process would add per call: a JSON round trip over a unix socket.
 
-Also a command: ``python -m bench.edge floor granian|gunicorn|previous PORT`` serves the trivial route.
+Commands: ``python -m bench.edge`` runs all of it and puts the section into bench/results.md (the rest of the file
+is `make bench`'s); ``python -m bench.edge floor granian|gunicorn PORT`` serves the trivial route.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import socket
@@ -20,7 +23,6 @@ import statistics
 import subprocess
 import sys
 import tarfile
-import tempfile
 import time
 from io import BytesIO
 from pathlib import Path
@@ -30,6 +32,12 @@ from chalice import Chalice
 
 ROOT = Path(__file__).resolve().parents[1]
 PREVIOUS = "d29d1ba"  # the last commit with the hand-written HTTP server (chalicelib/server.py before granian)
+# Its rows, measured side by side with granian + the WSGI adapter in the run of 2026-11-27 08:26 UTC
+PREVIOUS_FIGURES = {"python": "0.242 / 2.154 ms", "node": "0.239 / 1.690 ms", "rps": "2499 req/s, 0 socket errors",
+                    "cpu_us": "431 µs", "rss": "32 / 41 MB (1 process)", "workers": "217 MB",
+                    "floor": "0.088 / 0.157 ms", "floor_rps": "11887"}
+BASE = "34b85ce"  # the gateway with granian's WSGI interface, before the RSGI adapter and the CPU cuts
+ROUNDS = 3  # each server measured this many times, all taking turns, so load from elsewhere hits them alike
 FLOOR_APP = Chalice(app_name="floor")
 
 
@@ -38,34 +46,46 @@ def ping() -> dict[str, bool]:
     return {"ok": True}
 
 
+def floor_rsgi() -> Any:
+    from chalicelib.server import ChaliceRSGI
+
+    return ChaliceRSGI(FLOOR_APP)
+
+
 def floor_wsgi() -> Any:
-    from chalicelib.server import ChaliceWSGI
+    """gunicorn's side of the comparison: the same adapter, the body read synchronously."""
+    from chalicelib.server import ChaliceAdapter, Refused
 
-    return ChaliceWSGI(FLOOR_APP)
+    adapter = ChaliceAdapter(FLOOR_APP)
 
+    def wsgi(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
+        for key, name in (("CONTENT_TYPE", "content-type"), ("CONTENT_LENGTH", "content-length")):
+            if environ.get(key):
+                headers[name] = environ[key]
+        method, path, query = environ["REQUEST_METHOD"], environ["PATH_INFO"], environ.get("QUERY_STRING", "")
+        version = environ["SERVER_PROTOCOL"].removeprefix("HTTP/")
+        try:
+            target = adapter.target(method, path, headers, version)
+            size = adapter.body_size(headers, version)
+            body = environ["wsgi.input"].read(size) if size else None
+            status, out, data = adapter.respond(target, path, query, headers, environ.get("REMOTE_ADDR", ""), body)
+        except Refused as refused:
+            status, out, data = adapter.refusal(refused, method, path, headers, query)
+        start_response(f"{status} -", out)
+        return [data]
 
-def _previous_server_module() -> Any:
-    source = subprocess.run(["git", "show", f"{PREVIOUS}:chalicelib/server.py"], cwd=ROOT, capture_output=True,
-                            check=True).stdout
-    path = Path(tempfile.mkdtemp(prefix="fngate-prev-")) / "previous_server.py"
-    path.write_bytes(source)
-    spec = importlib.util.spec_from_file_location("previous_server", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return wsgi
 
 
 def serve_floor(kind: str, port: int) -> None:
     if kind == "granian":
         from chalicelib.server import serve
 
-        serve(floor_wsgi, "127.0.0.1", port, processes=1)
-    elif kind == "gunicorn":
+        serve(floor_rsgi, "127.0.0.1", port, processes=1)
+    else:
         os.execv(sys.executable, [sys.executable, "-m", "gunicorn", "-k", "gthread", "--threads", "16", "-w", "1",
                                   "-b", f"127.0.0.1:{port}", "--log-level", "warning", "bench.edge:floor_wsgi()"])
-    else:
-        _previous_server_module().serve(FLOOR_APP, "127.0.0.1", port)
 
 
 def _start(argv: list[str], port: int, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.Popen:
@@ -86,24 +106,54 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
-def server_comparison(port: int = 18620) -> list[tuple[str, dict, dict]]:
-    """(server, 1-connection result, 16-connection result) for each server on the trivial route (wrk)."""
+def server_comparison(base: Path, port: int = 18620) -> list[tuple[str, dict, dict, float]]:
+    """(server, 1-connection result, 16-connection result, CPU µs per request) for each server on the trivial
+    route (wrk); ``base`` is BASE's checkout. The servers run at once and take ROUNDS turns; medians."""
     from bench import wrk
 
-    out = []
-    for kind in ("granian", "gunicorn", "previous"):
-        proc = _start([sys.executable, "-m", "bench.edge", "floor", kind, str(port)], port)
-        try:
-            time.sleep(0.5)
-            url = f"http://127.0.0.1:{port}/ping"
-            wrk.run(url, "", connections=1, seconds=1.0)  # warm-up
-            one = wrk.run(url, "", connections=1, seconds=3.0)
-            many = wrk.run(url, "", connections=16, seconds=3.0, count_statuses=True)
-        finally:
+    kinds = (("granian", "granian", ROOT), ("gunicorn", "gunicorn", ROOT), ("base", "granian", base))
+    procs = {}
+    try:
+        for offset, (kind, server, cwd) in enumerate(kinds):
+            procs[kind] = (_start([sys.executable, "-m", "bench.edge", "floor", server, str(port + offset)],
+                                  port + offset, cwd=cwd), port + offset)
+        time.sleep(0.5)
+        turns: dict[str, list[tuple[dict, dict, float]]] = {kind: [] for kind in procs}
+        for turn in range(ROUNDS):
+            order = list(procs)
+            for kind in order[turn % len(order):] + order[:turn % len(order)]:
+                proc, at = procs[kind]
+                pids = [proc.pid, *_children(proc.pid)]
+                url = f"http://127.0.0.1:{at}/ping"
+                wrk.run(url, "", connections=1, seconds=1.0)  # warm-up
+                one = wrk.run(url, "", connections=1, seconds=2.0)
+                before = cpu_seconds(pids)
+                many = wrk.run(url, "", connections=16, seconds=2.0, count_statuses=True)
+                turns[kind].append((one, many, (cpu_seconds(pids) - before) / max(1, many["requests"]) * 1e6))
+    finally:
+        for proc, _ in procs.values():
             _stop(proc)
-        out.append((kind, one, many))
-        port += 1
+    out = []
+    for kind, results in turns.items():
+        one = {key: statistics.median(r[0][key] for r in results) for key in ("p50_ms", "p99_ms")}
+        many = sorted((r[1] for r in results), key=lambda r: r["rps"])[len(results) // 2]
+        out.append((kind, one, many, statistics.median(r[2] for r in results)))
     return out
+
+
+def _children(pid: int) -> list[int]:
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(x) for x in found.split()]
+
+
+def checkout(work: Path, commit: str) -> Path:
+    """The repository as of ``commit``, unpacked (run with this virtualenv)."""
+    target = work / commit
+    if not target.exists():
+        archive = subprocess.run(["git", "archive", commit], cwd=ROOT, capture_output=True, check=True).stdout
+        with tarfile.open(fileobj=BytesIO(archive)) as tar:
+            tar.extractall(target, filter="data")
+    return target
 
 
 # -- the gateway ----------------------------------------------------------------------------------------------
@@ -154,48 +204,56 @@ def rss_mb(pids: list[int]) -> float:
     return total
 
 
-def previous_checkout(work: Path) -> Path:
-    """The repository as of PREVIOUS, unpacked (run with this virtualenv: its requirements are the same)."""
-    target = work / "previous"
-    archive = subprocess.run(["git", "archive", PREVIOUS], cwd=ROOT, capture_output=True, check=True).stdout
-    with tarfile.open(fileobj=BytesIO(archive)) as tar:
-        tar.extractall(target, filter="data")
-    return target
-
-
-def gateway_rows(work: Path, port: int = 18630) -> dict[str, dict[str, Any]]:
-    """Per variant: 1-conn python/node p50/p99, 16-conn python throughput, CPU µs per invocation, RSS."""
+def gateway_rows(work: Path, base: Path, port: int = 18630) -> dict[str, dict[str, Any]]:
+    """Per variant: 1-conn python/node p50/p99, 16-conn python throughput, CPU µs per invocation (each the median
+    of ROUNDS turns), RSS. The four gateways run at once and take turns under wrk."""
     from bench import wrk
     from bench.run import NOOP_NODE, NOOP_PY, SETTLE_S, Gateway
 
-    variants = {"processes 1": ((("--processes", "1")), ROOT), "processes 2": (("--processes", "2"), ROOT),
-                "previous server": ((), previous_checkout(work))}
-    results: dict[str, dict[str, Any]] = {}
-    for name, (args, cwd) in variants.items():
-        gw = Gateway(work, port, {"FNGATE_ACCOUNT_RATE": "1000000"}, args=args, cwd=cwd)  # no 429s here
-        try:
-            time.sleep(SETTLE_S)
+    variants = {"processes 1": (("--processes", "1"), ROOT), "processes 2": (("--processes", "2"), ROOT),
+                "base processes 1": (("--processes", "1"), base), "base processes 2": (("--processes", "2"), base)}
+    gateways: dict[str, Any] = {}
+    state: dict[str, dict[str, Any]] = {}
+    try:
+        for offset, (name, (args, cwd)) in enumerate(variants.items()):
+            gateways[name] = Gateway(work, port + offset, {"FNGATE_ACCOUNT_RATE": "1000000"}, args=args,
+                                     cwd=cwd)  # no 429s here
+        time.sleep(SETTLE_S)
+        for name, gw in gateways.items():
             pids = gateway_pids(gw.proc.pid)
-            idle = rss_mb(pids)
             uuids = {lang: gw.create(f"noop-{lang}", code, runtime) for lang, code, runtime in
                      (("python", NOOP_PY, "python3.11"), ("node", NOOP_NODE, "nodejs20"))}
             for uuid in uuids.values():
                 gw.deploy_and_first_invoke(uuid)
                 for _ in range(20):  # every process has a warm worker for it
                     gw.invoke(uuid)
-            one = {lang: wrk.run(gw.url(uuid), gw.token, connections=1, seconds=3.0) for lang, uuid in uuids.items()}
-            before = cpu_seconds(pids)
-            many = wrk.run(gw.url(uuids["python"]), gw.token, connections=16, seconds=5.0, count_statuses=True)
-            used = cpu_seconds(pids) - before
+            state[name] = {"pids": pids, "uuids": uuids, "idle_mb": rss_mb(pids), "one": [], "many": [], "cpu": []}
+        names = list(gateways)
+        for turn in range(ROUNDS):
+            for name in names[turn % len(names):] + names[:turn % len(names)]:
+                gw, st = gateways[name], state[name]
+                st["one"].append({lang: wrk.run(gw.url(uuid), gw.token, connections=1, seconds=3.0)
+                                  for lang, uuid in st["uuids"].items()})
+                before = cpu_seconds(st["pids"])
+                many = wrk.run(gw.url(st["uuids"]["python"]), gw.token, connections=16, seconds=4.0,
+                               count_statuses=True)
+                st["cpu"].append((cpu_seconds(st["pids"]) - before) / max(1, many["requests"]) * 1e6)
+                st["many"].append(many)
+        results: dict[str, dict[str, Any]] = {}
+        for name, gw in gateways.items():
+            st = state[name]
             loaded = rss_mb(gateway_pids(gw.proc.pid))
             _, everything = gw.rss_mb()
-            results[name] = {"one": one, "many": many, "cpu_us": used / max(1, many["requests"]) * 1e6,
-                             "idle_mb": idle, "loaded_mb": loaded, "processes": len(pids),
+            one = {lang: {key: statistics.median(r[lang][key] for r in st["one"]) for key in ("p50_ms", "p99_ms")}
+                   for lang in ("python", "node")}
+            many = sorted(st["many"], key=lambda r: r["rps"])[len(st["many"]) // 2]
+            results[name] = {"one": one, "many": many, "cpu_us": statistics.median(st["cpu"]), "cpu_all": st["cpu"],
+                             "idle_mb": st["idle_mb"], "loaded_mb": loaded, "processes": len(st["pids"]),
                              "workers_mb": sum(everything) - (loaded - rss_mb([gw.proc.pid]))}
-        finally:
+        return results
+    finally:
+        for gw in gateways.values():
             gw.stop()
-        port += 1
-    return results
 
 
 def overload(work: Path, port: int = 18640) -> dict[str, Any]:
@@ -266,8 +324,43 @@ def handover_round_trip(n: int = 5000) -> dict[str, float]:
     return {"p50_us": statistics.median(times), "p99_us": times[int(n * 0.99)]}
 
 
+def cpu_parts() -> dict[str, dict[str, float]]:
+    out = subprocess.run([sys.executable, "-m", "bench.cpu_parts"], cwd=ROOT, capture_output=True, text=True,
+                         check=True, timeout=600).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def stalled_bodies(port: int = 18660, stalled: int = 600, cwd: Path = ROOT) -> dict[str, Any]:
+    """`stalled` connections (more than a process's request threads) send headers and 10 of 1,000 body bytes and
+    stall, on a gateway of one process (of the checkout ``cwd``); a normal client meanwhile invokes over one
+    keep-alive connection."""
+    import tempfile
+
+    from bench import wrk
+    from bench.run import NOOP_PY, Gateway
+
+    gw = Gateway(Path(tempfile.mkdtemp(prefix="fngate-stall-")), port, {"FNGATE_ACCOUNT_RATE": "1000000"},
+                 args=("--processes", "1"), cwd=cwd)
+    socks = []
+    try:
+        uuid = gw.create("noop-stall", NOOP_PY, "python3.11")
+        gw.deploy_and_first_invoke(uuid)
+        head = (f"POST {gw.invoke_path(uuid)} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {gw.token}\r\n"
+                "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n").encode()
+        for _ in range(stalled):
+            sock = socket.create_connection(("127.0.0.1", port))
+            sock.sendall(head + b"{" * 10)
+            socks.append(sock)
+        result = wrk.run(gw.url(uuid), gw.token, connections=1, seconds=3.0, count_statuses=True)
+    finally:
+        for sock in socks:
+            sock.close()
+        gw.stop()
+    return {"stalled": stalled, **result}
+
+
 if __name__ == "__main__":
-    if sys.argv[1] == "floor":
+    if len(sys.argv) > 1 and sys.argv[1] == "floor":
         serve_floor(sys.argv[2], int(sys.argv[3]))
 
 
@@ -277,38 +370,86 @@ def _lat(r: dict) -> str:
 
 def section(work: Path) -> list[str]:
     """The markdown of this module's measurements (wrk needed)."""
-    servers = server_comparison()
-    gateways = gateway_rows(work)
+    from datetime import UTC, datetime
+
+    from chalicelib.server import THREADS_PER_PROCESS
+
+    load_start, started = os.getloadavg()[0], time.perf_counter()
+    base = checkout(work, BASE)
+    servers = server_comparison(base)
+    gateways = gateway_rows(work, base)
+    parts = cpu_parts()
+    stall, stall_before = stalled_bodies(), stalled_bodies(18661, cwd=base)
     over = overload(work)
     fleets = fleet_by_processes(work)
     hop = handover_round_trip()
+    load_end = os.getloadavg()[0]
     lines = ["## The HTTP edge and server processes", "",
-             "Measured side by side in this run. `previous` is the hand-written threaded server of commit "
-             f"{PREVIOUS} (the gateway before this change, unpacked from git and run with the same virtualenv).", "",
-             "### Servers on one trivial Chalice route (1 worker process each, wrk)", "",
-             "| server | p50 / p99, 1 keep-alive conn | req/s, 16 conns | errors |", "|---|---|---|---|"]
-    names = {"granian": "granian 2.8 + ChaliceWSGI", "gunicorn": "gunicorn 27 gthread (16 threads) + ChaliceWSGI",
-             "previous": "previous hand-written server"}
-    for kind, one, many in servers:
-        lines.append(f"| {names[kind]} | {_lat(one)} | {many['rps']:.0f} | {many['errors']} |")
-    order = ["processes 1", "processes 2", "previous server"]
+             f"Measured side by side in one run ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
+             f"{(time.perf_counter() - started) / 60:.1f} min; load average (1 min) {load_start:.1f} at its start, "
+             f"{load_end:.1f} at its end, on this 2-core machine shared with other work: compare within a table, "
+             f"and prefer the ratios). `before` is commit {BASE} (granian's WSGI interface and the adapter before "
+             "this round's cuts), unpacked from git and run with the same virtualenv. The hand-written server "
+             f"of commit {PREVIOUS} (`previous`) no longer runs beside today's code; its figures are quoted "
+             "from the earlier run of 2026-11-27 08:26 UTC that measured it beside granian (WSGI).", "",
+             f"### Servers on one trivial Chalice route (1 worker process each, wrk; medians of {ROUNDS} turns)", "",
+             "| server | p50 / p99, 1 keep-alive conn | req/s, 16 conns | CPU per request, 16 conns | errors |",
+             "|---|---|---|---|---|"]
+    names = {"granian": "granian 2.8 + ChaliceRSGI (uvloop; body read on the loop, app on a thread)",
+             "gunicorn": "gunicorn 27 gthread (16 threads) + the same adapter (WSGI)",
+             "base": f"before: granian 2.8 + the WSGI adapter ({BASE})"}
+    for kind, one, many, cpu_us in servers:
+        lines.append(f"| {names[kind]} | {_lat(one)} | {many['rps']:.0f} | {cpu_us:.0f} µs | {many['errors']} |")
+    lines.append(f"| previous hand-written server (earlier run) | {PREVIOUS_FIGURES['floor']} | "
+                 f"{PREVIOUS_FIGURES['floor_rps']} | – | 0 |")
     g = gateways
+    order = ["processes 1", "processes 2", "base processes 1", "base processes 2"]
     lines += ["", "### The gateway: no-op invocations (V1 invoke, app JWT, wrk)", "",
-              "| figure | `--processes 1` | `--processes 2` | previous server | target |", "|---|---|---|---|---|"]
+              "| figure | `--processes 1` | `--processes 2` | before, 1 | before, 2 | previous server (earlier run) "
+              "| target |", "|---|---|---|---|---|---|---|"]
     for lang in ("python", "node"):
-        lines.append(f"| {lang} p50 / p99, 1 keep-alive conn | " + " | ".join(_lat(g[v]["one"][lang]) for v in order)
-                     + " | ≤ 0.4 / ≤ 1.5 ms |")
-    lines.append("| python throughput, 16 keep-alive conns | " + " | ".join(
+        lines.append(f"| {lang} p50 / p99, 1 keep-alive conn (3 s; medians of {ROUNDS} turns) | "
+                     + " | ".join(_lat(g[v]["one"][lang]) for v in order)
+                     + f" | {PREVIOUS_FIGURES[lang]} | ≤ 0.4 / ≤ 1.5 ms |")
+    lines.append("| python throughput, 16 keep-alive conns (the median turn) | " + " | ".join(
         f"{g[v]['many']['rps']:.0f} req/s, {g[v]['many']['errors']} socket errors, statuses {g[v]['many']['statuses']}"
-        for v in order) + " | ≥ 2,500/s, 0 errors |")
-    lines.append("| gateway CPU per invocation (server processes' user + system time / requests, 16 conns) | "
-                 + " | ".join(f"{g[v]['cpu_us']:.0f} µs" for v in order) + " | ≤ 200 µs |")
+        for v in order) + f" | {PREVIOUS_FIGURES['rps']} | ≥ 2,500/s, 0 errors |")
+    lines.append(f"| gateway CPU per invocation (server processes' user + system time / requests, 16 conns; median "
+                 f"of {ROUNDS} turns, the turns in brackets) | "
+                 + " | ".join(f"{g[v]['cpu_us']:.0f} µs ({', '.join(f'{x:.0f}' for x in g[v]['cpu_all'])})"
+                              for v in order) + f" | {PREVIOUS_FIGURES['cpu_us']} | ≤ 200 µs |")
+    lines.append("| … after / before | " + f"{g['processes 1']['cpu_us'] / g['base processes 1']['cpu_us']:.2f} | "
+                 f"{g['processes 2']['cpu_us'] / g['base processes 2']['cpu_us']:.2f} | 1 | 1 | – | – |")
     lines.append("| RSS of the server processes, idle / after load | " + " | ".join(
         f"{g[v]['idle_mb']:.0f} / {g[v]['loaded_mb']:.0f} MB ({g[v]['processes']} processes)" for v in order)
-        + " | – |")
+        + f" | {PREVIOUS_FIGURES['rss']} | – |")
     lines.append("| RSS of zygotes, spares and function workers after load | " + " | ".join(
-        f"{g[v]['workers_mb']:.0f} MB" for v in order) + " | – |")
-    lines += ["", "### Overload across processes", "",
+        f"{g[v]['workers_mb']:.0f} MB" for v in order) + f" | {PREVIOUS_FIGURES['workers']} | – |")
+    lines += ["", "### Where the CPU went: the parts cut, each measured both ways in one process "
+                  "(bench/cpu_parts.py; CPU of the calling thread, best of 5)", "",
+              "| part of the request path | before | after | after / before |", "|---|---|---|---|"]
+    labels = {"access_line": "access line (Powertools Logger → the same JSON written directly)",
+              "freshness": "function freshness check (keys-only Query → Store.version)",
+              "limiter": "account admission, one process (shared file + flock → in memory)",
+              "invoke_gc": "whole invoke route in-process, no HTTP (start-up objects frozen out of the collector)"}
+    for key, label in labels.items():
+        b, a = parts[key]["before"], parts[key]["after"]
+        lines.append(f"| {label} | {b:.1f} µs | {a:.1f} µs | {a / b:.2f} |")
+    b, a = parts["invoke_gc"]["pause_before"], parts["invoke_gc"]["pause_after"]
+    lines.append(f"| a full collection's pause in that process (what a request waits when one runs) | {b:.2f} ms | "
+                 f"{a:.2f} ms | {a / b:.2f} |")
+    f0, f1 = servers[2][3], servers[0][3]
+    lines.append(f"| HTTP server and hand-over, trivial route (table above: granian WSGI → RSGI + request threads) | "
+                 f"{f0:.0f} µs | {f1:.0f} µs | {f1 / f0:.2f} |")
+    lines += ["", "### A stalled request body holds no thread", "",
+              f"{stall['stalled']} connections (more than the {THREADS_PER_PROCESS} request threads of the one "
+              f"process) each send an invoke's headers and 10 of its 1,000 body bytes, then stall; meanwhile one "
+              f"client invokes over a keep-alive connection for 3 s (wrk): {stall['requests']} answers, p50 / p99 "
+              f"{_lat(stall)}, statuses {stall['statuses']}, socket errors {stall['errors']}. The same on `before` "
+              f"(granian's WSGI interface, where each stalled body holds one of the 256 threads): "
+              f"{stall_before['requests']} answers, statuses {stall_before['statuses']}, socket errors "
+              f"{stall_before['errors']} (timeouts {stall_before['socket_errors']['timeout']}).", "",
+              "### Overload across processes", "",
               f"Account rate 500/s (burst 500), `--processes 2`, 32 connections for 4 s (wrk): "
               f"{over['statuses'].get(200, 0)} answered 200 ({over['ok_per_s']:.0f}/s: the account's rate plus its "
               f"burst, not twice it), {over['statuses'].get(429, 0)} answered 429, 429s without Retry-After "
@@ -325,3 +466,25 @@ def section(work: Path) -> list[str]:
                   f"between two processes, ~300 bytes): p50 {hop['p50_us']:.0f} µs, p99 {hop['p99_us']:.0f} µs "
                   "per call, in the gateway's CPU on top of today's path (and a third process on the hot path).", ""]
     return lines
+
+
+def update_results(lines: list[str]) -> None:
+    """Replaces this section of bench/results.md, and the notes after it (the rest of the file is `make bench`'s)."""
+    from bench.run import NOTES
+
+    path = Path(__file__).with_name("results.md")
+    text = path.read_text()
+    start = text.index("## The HTTP edge and server processes")
+    path.write_text(text[:start] + "\n".join([*lines, "## NOTES", "", *NOTES]) + "\n")
+
+
+if __name__ == "__main__" and len(sys.argv) == 1:
+    import tempfile
+
+    from bench.run import ensure_wrk
+
+    if not ensure_wrk():
+        raise SystemExit("wrk is needed: make bench installs it")
+    section_lines = section(Path(tempfile.mkdtemp(prefix="fngate-edge-")))
+    update_results(section_lines)
+    print("\n".join(section_lines))

@@ -1,4 +1,4 @@
-"""The floor: a trivial JSON Chalice route in fngate's server (granian + ChaliceWSGI), and under `chalice local`.
+"""The floor: a trivial JSON Chalice route in fngate's server (granian + ChaliceRSGI), and under `chalice local`.
 
 Both are measured in the same run as the gateway's own figures so every number has a peer.
 """

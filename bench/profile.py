@@ -1,5 +1,5 @@
-"""Where the time goes per invocation: cProfile of the invoke route in-process (the WSGI environ → event → app path
-chalicelib/server.py's adapter runs for every request, a real warm Python worker).
+"""Where the time goes per invocation: cProfile of the invoke route in-process (the headers → event → app path
+chalicelib/server.py's adapter runs for every request on its request thread, a real warm Python worker).
 
 Writes bench/profile.txt. The HTTP server's own cost is the floor route measured in bench/run.py.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from app import app
 from chalicelib.config import Settings
-from chalicelib.server import ChaliceWSGI
+from chalicelib.server import ChaliceAdapter, _headers
 from chalicelib.services.container import build_services, install
 from chalicelib.services.functions import FunctionChanges
 
@@ -34,18 +34,18 @@ def profile(n: int = 2000) -> tuple[float, str]:
         fn = svc.functions.create(dev, FunctionChanges(name="noop", runtime="python3.11", code=NOOP))
         svc.deployments.deploy(dev, fn.uuid)
         token = svc.identity.app_token("acc", creds["clientId"], creds["clientSecret"])["access_token"]
-        adapter = ChaliceWSGI(app)
+        adapter = ChaliceAdapter(app)
         body = b'{"timestamp":0,"headers":[],"payload":{}}'
-        path = f"/api/account/acc/lambdas/{fn.uuid}/invoke"
-        environ = {"REQUEST_METHOD": "POST", "PATH_INFO": path, "QUERY_STRING": "v=1&skillId=&externalSystem=bench",
-                   "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": "bench",
-                   "HTTP_AUTHORIZATION": "Bearer " + token, "CONTENT_TYPE": "application/json",
-                   "CONTENT_LENGTH": str(len(body))}
+        path, query = f"/api/account/acc/lambdas/{fn.uuid}/invoke", "v=1&skillId=&externalSystem=bench"
+        items = [("host", "bench"), ("authorization", "Bearer " + token), ("content-type", "application/json"),
+                 ("content-length", str(len(body)))]
 
         def call() -> None:
-            answer: list[str] = []
-            adapter({**environ, "wsgi.input": io.BytesIO(body)}, lambda status, headers: answer.append(status))
-            assert answer[0].startswith("200"), answer
+            headers = _headers(items)
+            target = adapter.target("POST", path, headers, "1.1")
+            assert adapter.body_size(headers, "1.1") == len(body)
+            status, _, _ = adapter.respond(target, path, query, headers, "127.0.0.1", body)
+            assert status == 200, status
 
         for _ in range(200):
             call()
@@ -68,7 +68,7 @@ def profile(n: int = 2000) -> tuple[float, str]:
 
 
 def _write(plain_us: float, table: str) -> str:
-    text = (f"Invoke route in-process, no profiler: {plain_us:.0f} µs per call (chalicelib.server's request → "
+    text = (f"Invoke route in-process, no profiler: {plain_us:.0f} µs per call (chalicelib.server's headers → "
             f"event → Chalice app → warm Python worker and back; no sockets). Sorted by cumulative, then by own "
             f"time.\n\n" + table)
     for prefix, short in ((str(Path.cwd()) + "/", ""), (sys.base_prefix + "/lib/", "<python>/lib/")):

@@ -102,22 +102,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _per_process(settings: Settings, processes: int) -> Settings:
-    """What each of `processes` gateway processes is given: an equal share of the machine's warm-worker cap, and
-    the file through which they share the accounts' rate and concurrency limits."""
+    """What each of `processes` gateway processes is given: an equal share of the machine's warm-worker cap, and,
+    when there are several, the file through which they share the accounts' rate and concurrency limits (one
+    process keeps them in memory: no file lock per invocation)."""
     return replace(settings, max_workers=max(1, settings.max_workers // processes),
-                   shared_limits_path=settings.data_dir / "run" / "limits")
+                   shared_limits_path=settings.data_dir / "run" / "limits" if processes > 1 else None)
 
 
 def _gateway_process(settings: Settings, failed: Any) -> Any:
     """Runs in each server process: its own services (store connection, executor, background loops), closed when
-    the process stops; answers with the WSGI app. If they cannot be built (no sandbox, say), the whole server
+    the process stops; answers with the RSGI app. If they cannot be built (no sandbox, say), the whole server
     stops with one line on stderr instead of replacing the process again and again."""
     from multiprocessing.util import Finalize
 
     from app import app
     from chalicelib.api.transport import render_transport_error
     from chalicelib.domain.errors import FngateError
-    from chalicelib.server import ChaliceWSGI
+    from chalicelib.server import ChaliceRSGI
     from chalicelib.services.container import build_services, install
 
     try:
@@ -130,7 +131,8 @@ def _gateway_process(settings: Settings, failed: Any) -> Any:
     install(services)
     services.start_background()  # the job runner: one per process, leases keep them from sharing a job
     Finalize(services, services.close, exitpriority=10)  # multiprocessing runs these as a worker process exits
-    return ChaliceWSGI(app, max_body=settings.max_body_bytes, error_renderer=render_transport_error)
+    return ChaliceRSGI(app, max_body=settings.max_body_bytes, error_renderer=render_transport_error,
+                       body_timeout_s=settings.body_timeout_s)
 
 
 def _self_command() -> str:

@@ -26,6 +26,7 @@ ENV_FUNCTION_MEMORY_MAX = "FNGATE_FUNCTION_MEMORY_MAX_MB"  # the most a function
 ENV_MAX_WORKERS = "FNGATE_MAX_WORKERS"
 ENV_INSECURE_SANDBOX = "FNGATE_INSECURE_SANDBOX"
 ENV_MAX_BODY = "FNGATE_MAX_BODY_BYTES"
+ENV_BODY_TIMEOUT = "FNGATE_BODY_TIMEOUT_S"  # a request body must arrive within this after its headers (408)
 ENV_ACCOUNT_RATE = "FNGATE_ACCOUNT_RATE"  # invocations per second per account
 ENV_ACCOUNT_CONCURRENCY = "FNGATE_ACCOUNT_CONCURRENCY"  # invocations in flight per account
 ENV_LAMBDA_ROLE_ARN = "FNGATE_LAMBDA_ROLE_ARN"  # execution role of function Lambdas (CloudWatch Logs only)
@@ -85,6 +86,7 @@ class Settings:
     max_workers: int = 64
     insecure_sandbox: bool = False
     max_body_bytes: int = 1_048_576
+    body_timeout_s: float = 30.0
     region: str = ""
     account_rate_per_s: float = 5000.0
     account_concurrency: int = 256
@@ -139,6 +141,7 @@ class Settings:
             "insecure_sandbox": _flag(env.get(ENV_INSECURE_SANDBOX)),
             "tls": _flag(env.get(ENV_TLS)),
             "max_body_bytes": int(env.get(ENV_MAX_BODY, "1048576")),
+            "body_timeout_s": float(env.get(ENV_BODY_TIMEOUT, "30")),
             "region": env.get(ENV_AWS_REGION, env.get("AWS_DEFAULT_REGION", "")),
             "lambda_role_arn": env.get(ENV_LAMBDA_ROLE_ARN, ""),
             "lambda_image_uri": env.get(ENV_LAMBDA_IMAGE_URI, ""),

@@ -1,4 +1,4 @@
-"""Errors the HTTP edge answers before the app sees the request (unknown route, 405, 411, 413, 400, 500)."""
+"""Errors the HTTP edge answers before the app sees the request (unknown route, 405, 408, 411, 413, 400, 500)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,21 @@ from typing import Any
 
 from chalicelib.api._wire import REQUEST_ID, dialect_for, error_body, new_request_id
 from chalicelib.api.middleware import security_headers
-from chalicelib.domain.errors import BadInput, FngateError, MethodNotAllowed, PayloadTooLarge, RouteNotFound
+from chalicelib.domain.errors import (
+    BadInput,
+    BodyTimedOut,
+    FngateError,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    RouteNotFound,
+)
+from chalicelib.services.container import services
 
 _BY_STATUS = {
     404: lambda m, p: RouteNotFound(method=m, path=p),
     405: lambda m, p: MethodNotAllowed(method=m, path=p),
     413: lambda m, p: PayloadTooLarge(limit="the configured"),
+    408: lambda m, p: BodyTimedOut(seconds=f"{services().settings.body_timeout_s:g}"),
     400: lambda m, p: BadInput(detail="malformed HTTP request"),
     411: lambda m, p: BadInput(detail="a request body needs a Content-Length (chunked bodies are refused)"),
 }

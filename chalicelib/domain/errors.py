@@ -53,6 +53,12 @@ class PayloadTooLarge(BadInput):
     status, template = 413, "Request body exceeds {limit} bytes"
 
 
+class BodyTimedOut(BadInput):
+    """The request's body did not arrive in time (external-invocation.md §5.2: 408)."""
+
+    status, template = 408, "Request body not received within {seconds} s"
+
+
 # -- auth ------------------------------------------------------------------------------------------------------
 class NotAuthenticated(FngateError):
     status, template = 401, "{detail}"

@@ -4,6 +4,7 @@ HTTP host runs the app. It binds the request id and account to every line logged
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -11,8 +12,10 @@ from typing import Any
 from chalice.app import Request, Response
 
 from chalicelib.api._wire import request_id
-from chalicelib.observability.logger import LOGGER
+from chalicelib.observability.logger import LOGGER, write_line
 from chalicelib.observability.metrics import GATEWAY_METRICS
+
+_LEVELS = {"info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
 
 def outcome_of(status: int) -> str:
@@ -61,7 +64,8 @@ def access_log(request: Request, get_response: Callable[[Request], Response]) ->
         if status >= 400:
             fields["error_code"] = _error_code(response)
         level = "error" if status >= 500 and status != 901 else "warning" if status == 901 else "info"
-        getattr(LOGGER, level)("request", extra=fields)
+        if not write_line(_LEVELS[level], "request", fields):
+            getattr(LOGGER, level)("request", extra=fields)
         GATEWAY_METRICS.record(account, outcome, duration)
         return response
     finally:

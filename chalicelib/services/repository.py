@@ -83,10 +83,10 @@ class FunctionRepository:
         return fn
 
     def _version(self, account_id: str, uuid: str) -> int:
-        rows = self._store.query(Query("function", account_id, start=uuid, end=uuid + "\x00", keys_only=True))
-        if not rows:
+        version = self._store.version("function", account_id, uuid)
+        if version is None:
             raise FunctionNotFound(uuid=uuid, account_id=account_id)
-        return rows[0].version
+        return version
 
     def _forget(self, account_id: str, uuid: str) -> None:
         key = (account_id, uuid)

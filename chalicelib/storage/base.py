@@ -108,6 +108,10 @@ class Store(Protocol):
         """The record, or None."""
         ...
 
+    def version(self, kind: str, pk: str, sk: str) -> int | None:
+        """The record's version alone (no document read or decoded), or None."""
+        ...
+
     def put(self, kind: str, pk: str, sk: str, data: dict[str, Any], *,
             expected_version: int | None = ANY_VERSION) -> Record:
         """Create or replace; with ``expected_version`` (0 = must not exist) raise VersionConflict on mismatch."""

@@ -122,6 +122,10 @@ class DynamoStore:
             item = self._db.get_item(TableName=self._table, Key=_key(kind, pk, sk), ConsistentRead=True).get("Item")
         return self._record(kind, pk, item) if item else None
 
+    def version(self, kind: str, pk: str, sk: str) -> int | None:
+        record = self.get(kind, pk, sk)  # one consistent read either way
+        return record.version if record else None
+
     def put(self, kind: str, pk: str, sk: str, data: dict[str, Any], *,
             expected_version: int | None = ANY_VERSION) -> Record:
         params = self._put_params(kind, pk, sk, data, expected_version)

@@ -45,6 +45,7 @@ _EXPIRES_INDEX = "CREATE INDEX IF NOT EXISTS records_expires ON records (expires
 _KEY = "kind = ? AND pk = ? AND sk = ?"
 _GET = f"SELECT version, data FROM records WHERE {_KEY}"
 _EXISTS = f"SELECT 1 FROM records WHERE {_KEY}"
+_VERSION = f"SELECT version FROM records WHERE {_KEY}"
 _UPSERT = """INSERT INTO records (kind, pk, sk, version, data, expires) VALUES (?, ?, ?, 1, ?, ?)
     ON CONFLICT (kind, pk, sk) DO UPDATE SET version = version + 1, data = excluded.data, expires = excluded.expires
     RETURNING version"""
@@ -134,6 +135,11 @@ class SqliteStore:
         with self._edge() as conn:
             row = conn.execute(_GET, (kind, pk, sk)).fetchone()
         return Record(kind, pk, sk, row[0], json.loads(row[1])) if row else None
+
+    def version(self, kind: str, pk: str, sk: str) -> int | None:
+        with self._edge() as conn:
+            row = conn.execute(_VERSION, (kind, pk, sk)).fetchone()
+        return row[0] if row else None
 
     def put(self, kind: str, pk: str, sk: str, data: dict[str, Any], *,
             expected_version: int | None = ANY_VERSION) -> Record:

@@ -165,3 +165,37 @@ def test_the_access_line_sees_the_answer_as_it_leaves(api, lines):
     line = lines.access()[-1]
     assert (line["status"], line["error_code"]) == (405, "com.liveperson.faas.es.methodnotallowed")
     assert line["request_id"] == res.headers["X-Request-ID"]
+
+
+def test_the_direct_access_line_is_the_line_powertools_writes(monkeypatch):
+    import io
+
+    from chalicelib.observability.logger import write_line
+
+    # GIVEN LOGGER's own handler, and no other, writing into a buffer, with keys bound for a request
+    stream = io.StringIO()
+    monkeypatch.setattr(LOGGER.registered_handler, "stream", stream)
+    monkeypatch.setattr(logging.getLogger("fngate"), "handlers", [LOGGER.registered_handler])
+    LOGGER.thread_safe_append_keys(request_id="req-1", account=ACCOUNT)
+    fields = {"route": "/r/{x}", "method": "POST", "status": 901, "duration_ms": 1.25, "outcome": "function_failed",
+              "function": "f-1", "error_code": "c", "note": None, "level": "not this one"}
+    try:
+        # WHEN one line goes the direct way and one through Powertools
+        assert write_line(logging.WARNING, "request", dict(fields))
+        LOGGER.warning("request", extra=dict(fields))
+    finally:
+        LOGGER.thread_safe_clear_keys()
+
+    # THEN they have the same keys in the same order and the same values, but for the time and the caller's line
+    direct, powertools = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert list(direct) == list(powertools)
+    for line in (direct, powertools):
+        assert line.pop("location").startswith("test_the_direct_access_line_is_the_line_powertools_writes:")
+        assert line.pop("timestamp")[:4].isdigit()
+    assert direct == powertools
+
+
+def test_the_direct_access_line_steps_aside_for_other_listeners(lines):
+    from chalicelib.observability.logger import write_line
+
+    assert not write_line(logging.INFO, "request", {"status": 200})  # the test's handler listens: logging it is

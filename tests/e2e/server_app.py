@@ -15,7 +15,7 @@ import time
 
 from chalice import Chalice, Response
 
-from chalicelib.server import ChaliceWSGI, serve
+from chalicelib.server import BODY_TIMEOUT_S, THREADS_PER_PROCESS, ChaliceRSGI, serve
 
 MAX_BODY = 4096
 
@@ -66,6 +66,10 @@ def make_app() -> Chalice:
     def boom() -> dict:
         raise RuntimeError("secret detail")
 
+    @app.route("/badheader")
+    def badheader() -> Response:
+        return Response(body={"ok": True}, headers={"X-Note": (app.current_request.query_params or {})["v"]})
+
     @app.route("/failed")
     def failed() -> Response:
         return Response(body={"errorCode": "x"}, status_code=901)
@@ -79,9 +83,12 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=1)
     parser.add_argument("--tls-cert")
     parser.add_argument("--tls-key")
+    parser.add_argument("--threads", type=int, default=THREADS_PER_PROCESS, help="threads that run the app")
+    parser.add_argument("--body-timeout", type=float, default=BODY_TIMEOUT_S, help="seconds a body may take")
     args = parser.parse_args()
     app = make_app()
-    serve(lambda: ChaliceWSGI(app, max_body=MAX_BODY, error_renderer=render_error), "127.0.0.1", args.port,
+    serve(lambda: ChaliceRSGI(app, max_body=MAX_BODY, error_renderer=render_error, threads=args.threads,
+                              body_timeout_s=args.body_timeout), "127.0.0.1", args.port,
           processes=args.processes, tls_cert=args.tls_cert, tls_key=args.tls_key,
           on_ready=lambda url: print(f"ready {url}", flush=True))
 

@@ -1,4 +1,4 @@
-"""Request smuggling and malformed HTTP against the real server (granian + ChaliceWSGI, tests.e2e.server_app).
+"""Request smuggling and malformed HTTP against the real server (granian + ChaliceRSGI, tests.e2e.server_app).
 
 Every case gets a clean 4xx or a closed connection, never a request the app misreads: after each one the request
 smuggled behind it must not have been answered, and /seen tells how many requests reached the app.
@@ -194,3 +194,52 @@ def test_1000_idle_keep_alive_connections_stay_open_and_others_are_served(server
 
     assert first == [b"HTTP/1.1 200"] * 1000
     assert again == [b"HTTP/1.1 200"] * 1000
+
+
+STALLED_HEAD = b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+
+
+def test_stalled_bodies_hold_no_app_thread_and_finish_when_their_bytes_come() -> None:
+    # GIVEN a server with 4 app threads, and 12 clients that send their headers and 10 of 1,000 body bytes, then stall
+    with served("--processes", "1", "--threads", "4", "--body-timeout", "120") as srv:
+        stalled = [socket.create_connection(("127.0.0.1", srv.port), timeout=10) for _ in range(12)]
+        try:
+            for sock in stalled:
+                sock.sendall(STALLED_HEAD + b"a" * 10)
+
+            # WHEN a normal client asks meanwhile, for a route that runs on an app thread
+            answers = []
+            with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as sock:
+                for i in range(10):
+                    payload = b'{"n": %d}' % i
+                    sock.sendall(post(b"Content-Length: %d\r\n" % len(payload), payload))
+                    [(status, _, body)] = parse_responses(sock.recv(65536))
+                    answers.append((status, base64.b64decode(json.loads(body)["body"])))
+
+            # AND the stalled clients then send the rest of their bodies
+            for sock in stalled:
+                sock.sendall(b"a" * 990)
+            finished = [parse_responses(sock.recv(65536)) for sock in stalled]
+        finally:
+            for sock in stalled:
+                sock.close()
+
+    # THEN the normal client is answered, and every stalled body is read whole once it arrives
+    assert answers == [(200, b'{"n": %d}' % i) for i in range(10)]
+    assert [[(status, base64.b64decode(json.loads(body)["body"])) for status, _, body in r] for r in finished] \
+        == [[(200, b"a" * 1000)]] * 12
+
+
+def test_a_body_not_received_in_time_is_a_json_408_and_never_reaches_the_app() -> None:
+    with served("--processes", "1", "--threads", "2", "--body-timeout", "0.5") as srv:
+        before = seen(srv)
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as sock:
+            sock.sendall(STALLED_HEAD + b"a" * 10)
+            raw = b""
+            while chunk := sock.recv(65536):  # the server closes the connection after its answer
+                raw += chunk
+        after = seen(srv)
+
+    [(status, headers, body)] = parse_responses(raw)
+    assert (status, json.loads(body)["code"], headers["connection"]) == (408, "test.408", "close")
+    assert after == before

@@ -1,4 +1,4 @@
-"""chalicelib.server (granian + ChaliceWSGI) over real sockets on 127.0.0.1, with a throwaway Chalice app."""
+"""chalicelib.server (granian + ChaliceRSGI) over real sockets on 127.0.0.1, with a throwaway Chalice app."""
 
 from __future__ import annotations
 
@@ -238,6 +238,15 @@ def test_body_shorter_than_its_content_length_is_400(server: Served) -> None:
         reply = sock.recv(65536)
 
     assert reply == b"" or reply.startswith(b"HTTP/1.1 400 ")
+
+
+@pytest.mark.parametrize("value", ["a%0D%0ASet-Cookie:%20x=1", "caf%C3%A9", "a%7Fb"])
+def test_a_response_header_outside_visible_ascii_is_a_json_500_not_sent(server: Served, value: str) -> None:
+    status, headers, body = request(server, "GET", f"/badheader?v={value}")
+
+    assert (status, json.loads(body)["code"]) == (500, "test.500")
+    assert "x-note" not in headers and "set-cookie" not in headers
+    assert request(server, "GET", "/items/after")[0] == 200  # and the server serves on
 
 
 def test_view_exception_is_500_without_a_traceback(server: Served) -> None:

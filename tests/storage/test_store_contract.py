@@ -82,6 +82,15 @@ def test_a_new_record_starts_at_version_one_and_each_put_adds_one(store):
     assert store.get("k", "p", "s").version == 4
 
 
+def test_version_alone_follows_every_write_and_is_none_when_absent(store):
+    assert store.version("item", "p", "v") is None
+    store.put("item", "p", "v", {"n": 1})
+    store.put("item", "p", "v", {"n": 2})
+    assert store.version("item", "p", "v") == 2
+    store.delete("item", "p", "v")
+    assert store.version("item", "p", "v") is None
+
+
 def test_create_only_put_of_an_existing_record_raises_conflict(store):
     store.put("k", "p", "s", {"v": 1}, expected_version=MUST_NOT_EXIST)
     with pytest.raises(VersionConflict) as exc:
