@@ -1,8 +1,8 @@
 """The Toolbelt's network clients inside function Lambdas, on moto, every byte over real sockets: the gateway (the
-Chalice app behind fngate's WSGI adapter) on a local port as API Gateway would front it, a real egress proxy
-service, and one Shim per function Lambda. A function's OrchestratorClient invokes another function through the
-gateway, and its LpClient reaches a LivePerson service with a Sentinel token — with credentials read through the
-Toolbelt route, all traffic through the egress proxy with the invocation's token."""
+Chalice app behind fngate's request adapter, on a WSGI server) on a local port as API Gateway would front it, a real
+egress proxy service, and one Shim per function Lambda. A function's OrchestratorClient invokes another function
+through the gateway, and its LpClient reaches a LivePerson service with a Sentinel token — with credentials read
+through the Toolbelt route, all traffic through the egress proxy with the invocation's token."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import io
 import json
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from socketserver import ThreadingMixIn
@@ -34,7 +35,7 @@ from chalicelib.runtime.egress import public_resolver
 from chalicelib.runtime.egress_service import TokenEgressProxy
 from chalicelib.runtime.lambda_shim import handler
 from chalicelib.runtime.lambda_shim.handler import Shim
-from chalicelib.server import ChaliceWSGI
+from chalicelib.server import ChaliceAdapter, Refused
 from chalicelib.services.container import Services, build_lambda_executor, build_services, use_services
 from chalicelib.services.domains import DomainService
 from chalicelib.services.identity import IdentityService, load_signer
@@ -84,6 +85,29 @@ class ShimPool:
             with self._lock:
                 self._free[FunctionName].append(shim)
         return {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(answer).encode())}
+
+
+def _wsgi(adapter: ChaliceAdapter) -> Callable[[dict[str, Any], Any], list[bytes]]:
+    """The gateway's request handling (routing, refusals, the event for Chalice) on a WSGI server in this process,
+    where moto's mocks live (granian runs apps in processes of its own)."""
+
+    def application(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        method, path, query = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "/"), environ.get("QUERY_STRING", "")
+        headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
+        for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            if environ.get(key):
+                headers[key.replace("_", "-").lower()] = environ[key]
+        try:
+            target = adapter.target(method, path, headers, "1.1")
+            size = adapter.body_size(headers, "1.1")
+            body = environ["wsgi.input"].read(size) if size else None
+            status, out, data = adapter.respond(target, path, query, headers, "127.0.0.1", body)
+        except Refused as refused:
+            status, out, data = adapter.refusal(refused, method, path, headers, query)
+        start_response(f"{status} {HTTPStatus(status).phrase}", out)
+        return [data]
+
+    return application
 
 
 class _Quiet(WSGIRequestHandler):
@@ -155,7 +179,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         identity = IdentityService(store, keyring, signer, Clock())
         executor = build_lambda_executor(settings, identity, client=pool, iam_client=iam)
         svc = build_services(settings, store=store, keyring=keyring, executor=executor)
-        wsgi = ChaliceWSGI(app)
+        wsgi = _wsgi(ChaliceAdapter(app))
         threading.Thread(target=front.serve_forever, daemon=True).start()
         with use_services(svc):
             yield Stack(gateway, svc, svc.identity.bootstrap(ACCOUNT), int(livep.server_address[1]))
