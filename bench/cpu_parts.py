@@ -76,43 +76,20 @@ def limiter(work: Path) -> dict[str, float]:
 def invoke_with_gc(work: Path) -> dict[str, float]:
     """The invoke route in-process (as bench/profile.py), CPU of the calling thread, and a full collection's pause:
     the collector as Python sets it, then with the start-up objects frozen, as a server process does."""
-    from app import app
-    from chalicelib.config import Settings
-    from chalicelib.server import ChaliceAdapter, _headers
-    from chalicelib.services.container import build_services, install
-    from chalicelib.services.functions import FunctionChanges
+    from bench.noop_route import invoke_route
 
-    svc = build_services(Settings(data_dir=work / "gc", jobs="inline", account_rate_per_s=1e9))
-    install(svc)
-    try:
-        creds = svc.identity.bootstrap("acc")
-        dev = svc.identity.authenticate("acc", "Bearer " + creds["developerToken"])
-        fn = svc.functions.create(dev, FunctionChanges(name="noop", runtime="python3.11",
-                                                       code="def lambda_handler(input, callback):\n"
-                                                            "    callback(None, None)\n"))
-        svc.deployments.deploy(dev, fn.uuid)
-        token = svc.identity.app_token("acc", creds["clientId"], creds["clientSecret"])["access_token"]
-        adapter = ChaliceAdapter(app)
-        body = b'{"timestamp":0,"headers":[],"payload":{}}'
-        path, query = f"/api/account/acc/lambdas/{fn.uuid}/invoke", "v=1&skillId=&externalSystem=bench"
-        items = [("host", "bench"), ("authorization", "Bearer " + token), ("content-type", "application/json"),
-                 ("content-length", str(len(body)))]
-
-        def call() -> None:
-            headers = _headers(items)
-            adapter.respond(adapter.target("POST", path, headers, "1.1"), path, query, headers, "127.0.0.1", body)
-
-        for _ in range(300):
-            call()
-        before = best_us(call, 2000)
-        pause_before = _full_collection_ms()
-        gc.collect()
-        gc.freeze()
-        return {"before": before, "after": best_us(call, 2000), "pause_before": pause_before,
-                "pause_after": _full_collection_ms()}
-    finally:
-        gc.unfreeze()
-        svc.close()
+    with invoke_route(work / "gc") as call:
+        try:
+            for _ in range(300):
+                call()
+            before = best_us(call, 2000)
+            pause_before = _full_collection_ms()
+            gc.collect()
+            gc.freeze()
+            return {"before": before, "after": best_us(call, 2000), "pause_before": pause_before,
+                    "pause_after": _full_collection_ms()}
+        finally:
+            gc.unfreeze()
 
 
 def _full_collection_ms() -> float:

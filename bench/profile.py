@@ -14,39 +14,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from app import app
-from chalicelib.config import Settings
-from chalicelib.server import ChaliceAdapter, _headers
-from chalicelib.services.container import build_services, install
-from chalicelib.services.functions import FunctionChanges
-
-NOOP = "def lambda_handler(input, callback):\n    callback(None, None)\n"
+from bench.noop_route import invoke_route
 
 
 def profile(n: int = 2000) -> tuple[float, str]:
     """(µs per in-process invocation without the profiler, the profile's text); writes profile.txt."""
-    svc = build_services(Settings(data_dir=Path(tempfile.mkdtemp()), jobs="inline",
-                                  account_rate_per_s=1e9))
-    install(svc)
-    try:
-        creds = svc.identity.bootstrap("acc")
-        dev = svc.identity.authenticate("acc", "Bearer " + creds["developerToken"])
-        fn = svc.functions.create(dev, FunctionChanges(name="noop", runtime="python3.11", code=NOOP))
-        svc.deployments.deploy(dev, fn.uuid)
-        token = svc.identity.app_token("acc", creds["clientId"], creds["clientSecret"])["access_token"]
-        adapter = ChaliceAdapter(app)
-        body = b'{"timestamp":0,"headers":[],"payload":{}}'
-        path, query = f"/api/account/acc/lambdas/{fn.uuid}/invoke", "v=1&skillId=&externalSystem=bench"
-        items = [("host", "bench"), ("authorization", "Bearer " + token), ("content-type", "application/json"),
-                 ("content-length", str(len(body)))]
-
-        def call() -> None:
-            headers = _headers(items)
-            target = adapter.target("POST", path, headers, "1.1")
-            assert adapter.body_size(headers, "1.1") == len(body)
-            status, _, _ = adapter.respond(target, path, query, headers, "127.0.0.1", body)
-            assert status == 200, status
-
+    with invoke_route(Path(tempfile.mkdtemp())) as call:
         for _ in range(200):
             call()
         started = time.perf_counter()
@@ -58,8 +31,6 @@ def profile(n: int = 2000) -> tuple[float, str]:
         for _ in range(n):
             call()
         prof.disable()
-    finally:
-        svc.close()
     out = io.StringIO()
     stats = pstats.Stats(prof, stream=out)
     stats.sort_stats("cumulative").print_stats(30)
