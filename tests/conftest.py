@@ -48,3 +48,13 @@ def make_services(tmp_path: Path, clock: FrozenClock) -> Iterator[Callable[..., 
 
 def as_json(response: Any) -> Any:
     return json.loads(response.body) if response.body else None
+
+
+def json_request(client: Any, method: str, path: str, token: str | None = None, body: Any = None,
+                 headers: dict[str, str] | None = None, raw: bytes | str | None = None) -> Any:
+    """One request through chalice.test.Client: ``body`` as JSON (or ``raw`` bytes as they are), a Bearer token."""
+    hdrs = {"Content-Type": "application/json", **(headers or {})}
+    if token:
+        hdrs["Authorization"] = f"Bearer {token}"
+    data = raw if raw is not None else (json.dumps(body) if body is not None else b"")
+    return client.http.request(method, path, headers=hdrs, body=data.encode() if isinstance(data, str) else data)

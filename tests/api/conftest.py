@@ -12,7 +12,7 @@ from chalice.test import Client
 
 from app import app
 from chalicelib.services.container import Services, use_services
-from tests.conftest import ACCOUNT, OTHER_ACCOUNT
+from tests.conftest import ACCOUNT, OTHER_ACCOUNT, json_request
 from tests.fakes import FakeExecutor
 
 
@@ -26,12 +26,7 @@ class Api:
 
     def call(self, method: str, path: str, token: str | None = None, body: Any = None,
              headers: dict[str, str] | None = None, raw: bytes | str | None = None) -> Any:
-        hdrs = {"Content-Type": "application/json", **(headers or {})}
-        if token:
-            hdrs["Authorization"] = f"Bearer {token}"
-        data = raw if raw is not None else (json.dumps(body) if body is not None else b"")
-        return self.client.http.request(method, path, headers=hdrs,
-                                        body=data.encode() if isinstance(data, str) else data)
+        return json_request(self.client, method, path, token, body, headers, raw)
 
     def dev(self, method: str, path: str, body: Any = None, **kw: Any) -> Any:
         return self.call(method, path, self.creds["developerToken"], body, **kw)

@@ -50,7 +50,7 @@ from chalicelib.services.identity import IdentityService, load_signer
 from chalicelib.storage.dynamodb import DynamoStore, create_table
 from tests.aws.registries import needs_pypi
 from tests.aws.test_lambda_shim import Context
-from tests.conftest import ACCOUNT
+from tests.conftest import ACCOUNT, as_json, json_request
 
 REGION = "us-east-1"
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/fngate-function@sha256:" + "a" * 64
@@ -118,12 +118,8 @@ class Aws:
 
     def call(self, method: str, path: str, token: str = "developerToken", body: Any = None,
              headers: dict[str, str] | None = None, raw: bytes | None = None) -> tuple[int, Any]:
-        hdrs = {"Content-Type": "application/json", **(headers or {})}
-        if token:
-            hdrs["Authorization"] = f"Bearer {self.creds[token]}"
-        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
-        res = self.client.http.request(method, path, headers=hdrs, body=data)
-        return res.status_code, json.loads(res.body) if res.body else None
+        res = json_request(self.client, method, path, self.creds[token] if token else None, body, headers, raw)
+        return res.status_code, as_json(res)
 
     def deliver_jobs(self) -> int:
         """What Lambda's SQS event source does (one message per event), then the runner for delayed runs."""

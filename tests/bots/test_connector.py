@@ -19,7 +19,7 @@ from chalicelib.domain.errors import ExecutionTimeExceeded, FunctionFailed
 from chalicelib.runtime.base import Outcome, Target
 from chalicelib.services.container import Services, use_services
 from chalicelib.storage.base import Query
-from tests.conftest import ACCOUNT
+from tests.conftest import ACCOUNT, as_json, json_request
 from tests.fakes import FakeExecutor
 
 BASE = f"/api/account/{ACCOUNT}"
@@ -51,12 +51,8 @@ class Env:
 
     def call(self, method: str, path: str, body: Any = None, token: str = "adminToken", raw: bytes | None = None,
              headers: dict[str, str] | None = None) -> tuple[int, Any]:
-        hdrs = {"Content-Type": "application/json", **(headers or {})}
-        if token:
-            hdrs["Authorization"] = f"Bearer {self.creds[token]}"
-        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
-        res = self.client.http.request(method, path, headers=hdrs, body=data)
-        return res.status_code, json.loads(res.body) if res.body else None
+        res = json_request(self.client, method, path, self.creds[token] if token else None, body, headers, raw)
+        return res.status_code, as_json(res)
 
     def function(self, name: str, script: Callable[[Any], Any] | None = None) -> str:
         code = "function lambda(input, callback) {\n  callback(null, input.payload);\n}\n"
