@@ -26,6 +26,9 @@ SECRET = "bench-secret"
 class EchoExecutor:
     """A no-op echo bot: what the connector costs, without a function runtime."""
 
+    def build(self, target: Target) -> str:
+        return ""  # no dependencies to install
+
     def deploy(self, target: Target) -> None: ...
     def undeploy(self, account_id: str, function_uuid: str) -> None: ...
     def close(self) -> None: ...
@@ -38,27 +41,33 @@ def pct(values: list[float], q: float) -> float:
     return sorted(values)[min(len(values) - 1, int(len(values) * q))]
 
 
+def _deployed_echo(svc: Any) -> dict[str, Any]:
+    """Account "bench" with a deployed function "echo" (created and deployed through the API, as users do)."""
+    from chalice.test import Client
+
+    from app import app
+    from chalicelib.services.container import use_services
+
+    creds = svc.identity.bootstrap("bench")
+    with use_services(svc), Client(app) as client:
+        auth = {"Authorization": f"Bearer {creds['developerToken']}", "Content-Type": "application/json"}
+        code = "function lambda(input, callback) {\n  callback(null, {});\n}\n"
+        fn: dict[str, Any] = json.loads(client.http.post("/api/account/bench/functions", headers=auth,
+                                                         body=json.dumps({"name": "echo", "description": "d",
+                                                                          "code": code})).body)
+        client.http.post(f"/api/account/bench/deployments/{fn['uuid']}", headers=auth)
+    svc.runner.drain()  # a background runner's deploy job (inline runs it in the request: nothing left)
+    return fn
+
+
 def main() -> None:
     rows = []
     fake = FakeMessaging("bench-app", SECRET).start()
     with tempfile.TemporaryDirectory() as tmp:
-        from chalice.test import Client
-
-        from app import app
-        from chalicelib.services.container import use_services
-
         for jobs in ("background", "inline"):
             svc = build_services(Settings(data_dir=Path(tmp) / jobs, jobs=jobs, domain_map=fake.domain_map()),
                                  executor=EchoExecutor())
-            creds = svc.identity.bootstrap("bench")
-            with use_services(svc), Client(app) as client:
-                auth = {"Authorization": f"Bearer {creds['developerToken']}", "Content-Type": "application/json"}
-                code = "function lambda(input, callback) {\n  callback(null, {});\n}\n"
-                fn = json.loads(client.http.post("/api/account/bench/functions", headers=auth, body=json.dumps(
-                    {"name": "echo", "description": "d", "code": code})).body)
-                client.http.post(f"/api/account/bench/deployments/{fn['uuid']}", headers=auth)
-                if jobs == "background":
-                    svc.runner.drain()
+            fn = _deployed_echo(svc)
             admin = Principal("bench", "admin", "user", roles=frozenset({Role.ADMIN}))
             svc.bots.create(admin, "b", parse_settings({"functionUuid": fn["uuid"], "clientSecret": SECRET,
                                                          "clientId": "bench-app", "agentId": "bot"}, creating=True))
@@ -77,14 +86,7 @@ def main() -> None:
         # 100 conversations x 20 messages, 10% redelivered, drained by the background runner
         svc = build_services(Settings(data_dir=Path(tmp) / "load", jobs="background", domain_map=fake.domain_map()),
                              executor=EchoExecutor())
-        creds = svc.identity.bootstrap("bench")
-        with use_services(svc), Client(app) as client:
-            auth = {"Authorization": f"Bearer {creds['developerToken']}", "Content-Type": "application/json"}
-            code = "function lambda(input, callback) {\n  callback(null, {});\n}\n"
-            fn = json.loads(client.http.post("/api/account/bench/functions", headers=auth, body=json.dumps(
-                {"name": "echo", "description": "d", "code": code})).body)
-            client.http.post(f"/api/account/bench/deployments/{fn['uuid']}", headers=auth)
-        svc.runner.drain()
+        fn = _deployed_echo(svc)
         svc.bots.create(Principal("bench", "admin", "user", roles=frozenset({Role.ADMIN})), "load", parse_settings(
             {"functionUuid": fn["uuid"], "clientSecret": SECRET, "clientId": "bench-app", "agentId": "bot",
              "options": {"maxConcurrency": 16}}, creating=True))
