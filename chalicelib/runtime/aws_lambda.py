@@ -316,7 +316,8 @@ class LambdaExecutor:
     """The Executor protocol over AWS Lambda (see the module docstring)."""
 
     def __init__(self, client: Any = None, *, region_name: str | None = None, role_arn: str = "",
-                 function_prefix: str = "fngate-fn-", image_uri: str = "", memory_mb: int = 256, timeout_s: int = 30,
+                 function_prefix: str = names.FUNCTION_PREFIX, image_uri: str = "", memory_mb: int = 256,
+                 timeout_s: int = 30,
                  package_builder: Callable[[Target], bytes] | None = None, sleep: Callable[[float], None] = time.sleep,
                  csds_domain: str = "", verify: bool = True, wait_s: float = 300.0, roles: FunctionRoles | None = None,
                  subnet_ids: tuple[str, ...] = (), security_group_ids: tuple[str, ...] = (),
