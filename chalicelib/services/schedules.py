@@ -25,7 +25,7 @@ import logging
 import uuid as uuidlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from chalicelib.clock import Clock
 from chalicelib.domain import schedules as rules
@@ -41,12 +41,13 @@ from chalicelib.services.schedule_runs import KIND, RUN_KIND, ScheduleRuns, run_
 from chalicelib.storage.base import ANY_VERSION, MUST_NOT_EXIST, Delete, Put, Query, Record, Store
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 DUE_KIND, DUE_PK = "schedule-due", "due"
 RUN_JOB, SYNC_JOB = "schedule-run", "schedule-sync"
 CATCH_UP_GRACE_S = 60.0
 PREVIEW_RUNS, PREVIEW_MAX = 5, 20  # the cron helper's next runs
 EARLY_S = 5.0  # an EventBridge delivery up to this early claims the slot (clock skew)
-_RETRIES = 5
+_RETRIES = 5  # re-reads of a schedule whose slot the scheduler claimed under a user's change
 _NOTIFY_EVERY = 10
 
 
@@ -156,26 +157,36 @@ class ScheduleService:
 
     def update(self, who: Principal, schedule_id: str, changes: ScheduleChanges) -> Schedule:
         require(who, "schedule", Action.WRITE)
-        old, version = self._get(who.account_id, schedule_id)
-        schedule = self._apply(old, changes, who, self._clock.now())
-        self._commit(old, schedule, version)
-        return schedule
+
+        def change(old: Schedule, version: int) -> Schedule:
+            schedule = self._apply(old, changes, who, self._clock.now())
+            self._commit(old, schedule, version)
+            return schedule
+        return self._on_latest(who.account_id, schedule_id, change)
 
     def delete(self, who: Principal, schedule_id: str) -> None:
         require(who, "schedule", Action.WRITE)
-        old, version = self._get(who.account_id, schedule_id)
-        self._remove(old, version)
+        self._on_latest(who.account_id, schedule_id, self._remove)
+
+    def _on_latest(self, account_id: str, schedule_id: str, change: Callable[[Schedule, int], T]) -> T:
+        """``change`` applied to the schedule as stored now. A user's change carries no version, so losing a race
+        with the scheduler's own bookkeeping (a slot claimed between our read and write) is not the user's conflict:
+        read again and re-apply, a few times, before giving up with 409."""
+        for attempt in range(_RETRIES):
+            old, version = self._get(account_id, schedule_id)
+            try:
+                return change(old, version)
+            except VersionConflict:
+                if attempt == _RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     def forget_function(self, account_id: str, function_uuid: str) -> None:
         """Deletes the schedules of a function being undeployed or deleted (idempotent)."""
         found = self._store.query(Query(KIND, account_id, filters={"function_uuid": function_uuid}))
         for record in found:
-            try:
-                self._remove(Schedule.from_dict(record.data), record.version)
-            except VersionConflict:  # claimed meanwhile: delete what is there now
-                again = self._store.get(KIND, account_id, record.sk)
-                if again is not None:
-                    self._remove(Schedule.from_dict(again.data), again.version)
+            with contextlib.suppress(ScheduleNotFound):  # deleted meanwhile
+                self._on_latest(account_id, record.sk, self._remove)
 
     def run_now(self, who: Principal, schedule_id: str) -> Run:
         """A run outside the schedule (ours): it does not move the schedule and is not subject to the overlap

@@ -231,3 +231,26 @@ def test_due_slots_are_claimed_in_batches_past_ones_that_cannot_be_claimed(make_
     to_next_slot(svc, clock, sids[1])
     svc.schedules.fire_due(batch=2)
     assert [len(statuses(svc, sid)) for sid in sids] == [0, 1, 1, 1, 1]
+
+
+def test_a_change_racing_the_scheduler_is_applied_to_the_claimed_schedule(make_services, clock, monkeypatch):
+    # GIVEN a due schedule, and a second gateway on the same store that claims the slot between our read and write
+    svc, other = make_services(), make_services(executor=FakeExecutor())
+    sid = schedule(svc, deployed(svc))
+    due = to_next_slot(svc, clock, sid)
+    transact = svc.store.transact
+    raced: list[float | None] = []
+
+    def claim_first(ops: Any) -> Any:
+        if not raced:
+            raced.append(other.schedules.fire_due())
+        return transact(ops)
+
+    monkeypatch.setattr(svc.store, "transact", claim_first)
+    # WHEN a user changes the schedule (no version given)
+    svc.schedules.update(DEV, sid, ScheduleChanges(description="now"))
+    # THEN the change lands on top of the claim: no 409, the slot stays claimed, the next one is kept
+    got = svc.schedules.get(DEV, sid)
+    assert raced == [due + 60]
+    assert got.description == "now" and got.last_due == due and got.next_due == due + 60
+    assert statuses(other, sid) == [("SUCCEEDED", "schedule")]
