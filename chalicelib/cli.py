@@ -116,6 +116,7 @@ def _gateway_process(settings: Settings, failed: Any) -> Any:
     from multiprocessing.util import Finalize
 
     from app import app
+    from chalicelib.api.invoke import LOOP_ROUTES
     from chalicelib.api.transport import render_transport_error
     from chalicelib.domain.errors import FngateError
     from chalicelib.server import ChaliceRSGI
@@ -132,7 +133,7 @@ def _gateway_process(settings: Settings, failed: Any) -> Any:
     services.start_background()  # the job runner: one per process, leases keep them from sharing a job
     Finalize(services, services.close, exitpriority=10)  # multiprocessing runs these as a worker process exits
     return ChaliceRSGI(app, max_body=settings.max_body_bytes, error_renderer=render_transport_error,
-                       body_timeout_s=settings.body_timeout_s)
+                       body_timeout_s=settings.body_timeout_s, loop_routes=LOOP_ROUTES)
 
 
 def _self_command() -> str:

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import contextlib
+import contextvars
 import gc
 import json
 import logging
 import os
-import queue
 import socket
 import threading
 from collections.abc import Callable, Iterable
@@ -30,6 +31,8 @@ from urllib.parse import parse_qs
 
 from chalice import Chalice
 from chalice.local import LocalChalice
+
+from chalicelib.runtime.waits import run_on_loop
 
 log = logging.getLogger(__name__)
 
@@ -62,11 +65,27 @@ def default_error_renderer(
     return status, {"Content-Type": "application/json"}, json.dumps({"message": _PHRASES.get(status, "Error")}).encode()
 
 
-def thread_local_requests(app: Chalice) -> None:
-    """Chalice keeps current_request on the app; with several threads it must be per thread. Chalice's own
-    ``LocalChalice`` does that, and ``chalice local`` turns the app into one the same way."""
-    if not isinstance(app, LocalChalice):
-        app.__class__ = type(f"Local{type(app).__name__}", (LocalChalice, type(app)), {})
+class _ContextRequest(LocalChalice):
+    """Chalice keeps ``current_request`` on the app; here it is per thread and per loop call (a context variable:
+    each thread and each greenlet has its own), where Chalice's ``LocalChalice`` keeps it per thread only."""
+
+    @property  # type: ignore[override]
+    def current_request(self) -> Any:  # type: ignore[override]
+        return _CURRENT_REQUEST.get()
+
+    @current_request.setter
+    def current_request(self, value: Any) -> None:
+        _CURRENT_REQUEST.set(value)
+
+
+_CURRENT_REQUEST: contextvars.ContextVar[Any] = contextvars.ContextVar("fngate_current_request", default=None)
+
+
+def context_local_requests(app: Chalice) -> None:
+    """Makes the app keep its current request per thread and per loop call (as ``chalice local`` turns the app
+    into a ``LocalChalice``, by class)."""
+    if not isinstance(app, _ContextRequest):
+        app.__class__ = type(f"Local{type(app).__name__}", (_ContextRequest, type(app)), {})
 
 
 class _Routes:
@@ -152,7 +171,7 @@ class ChaliceAdapter:
 
     def __init__(self, app: Chalice, *, max_body: int = 1_048_576,
                  error_renderer: ErrorRenderer | None = None) -> None:
-        thread_local_requests(app)
+        context_local_requests(app)
         self._app, self.max_body = app, max_body
         self._routes = _Routes(app.routes)
         self._binary_types = frozenset(app.api.binary_types)
@@ -233,45 +252,74 @@ class ChaliceAdapter:
 
 
 class RequestThreads:
-    """At most ``size`` threads that run requests, started as they are needed and then kept. Leaner than
-    ``ThreadPoolExecutor`` (no futures: a job is a call that delivers its own result)."""
+    """At most ``size`` threads that run requests, started as they are needed and then kept. A job goes to the
+    thread that went idle last (a stack, not a queue): under light load one warm thread serves request after
+    request with its stack and caches hot, instead of every request waking the next of many threads in turn
+    (bench/results.md). Leaner than ``ThreadPoolExecutor`` (no futures: a job delivers its own result)."""
 
     def __init__(self, size: int) -> None:
         self._size = size
-        self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
-        self._idle = threading.Semaphore(0)  # one release per thread waiting for a job
+        self._idle: list[_Slot] = []  # last idle on top
+        self._backlog: collections.deque[Callable[[], None]] = collections.deque()  # when every thread is busy
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
+        self._stopping = False
 
     def submit(self, job: Callable[[], None]) -> None:
-        if not self._idle.acquire(blocking=False):
-            with self._lock:
-                if len(self._threads) < self._size:
-                    thread = threading.Thread(target=self._work, name=f"fngate-request-{len(self._threads)}",
-                                              daemon=True)
-                    self._threads.append(thread)
-                    thread.start()
-        self._jobs.put(job)
-
-    def _work(self) -> None:
-        while True:
-            job = self._jobs.get()
-            if job is None:
+        with self._lock:
+            if self._idle:
+                slot = self._idle.pop()
+                slot.job = job
+                slot.wake.release()
                 return
+            if len(self._threads) >= self._size:
+                self._backlog.append(job)
+                return
+            thread = threading.Thread(target=self._work, args=(_Slot(job),), daemon=True,
+                                      name=f"fngate-request-{len(self._threads)}")
+            self._threads.append(thread)
+        thread.start()
+
+    def _work(self, slot: _Slot) -> None:
+        job: Callable[[], None] | None = slot.job
+        while job is not None:
             try:
                 job()
             except BaseException:  # a job handles its own errors; this keeps the thread whatever slips through
                 log.exception("request thread job failed")
-            self._idle.release()
+            with self._lock:
+                if self._backlog:
+                    job = self._backlog.popleft()
+                    continue
+                if self._stopping:
+                    return
+                slot.job = None
+                self._idle.append(slot)
+            slot.wake.acquire()
+            job = slot.job
 
     def shutdown(self) -> None:
         """Waits for the jobs queued and running to finish, then stops the threads."""
         with self._lock:
-            threads = list(self._threads)
-        for _ in threads:
-            self._jobs.put(None)
+            self._stopping = True
+            threads, idle = list(self._threads), list(self._idle)
+            self._idle.clear()
+        for slot in idle:
+            slot.job = None
+            slot.wake.release()
         for thread in threads:
             thread.join()
+
+
+class _Slot:
+    """An idle request thread: the job handed to it and the lock it sleeps on until then."""
+
+    __slots__ = ("job", "wake")
+
+    def __init__(self, job: Callable[[], None]) -> None:
+        self.job: Callable[[], None] | None = job
+        self.wake = threading.Lock()
+        self.wake.acquire()
 
 
 class ChaliceRSGI:
@@ -282,10 +330,12 @@ class ChaliceRSGI:
     complete within ``body_timeout_s`` is answered 408 and the connection closed."""
 
     def __init__(self, app: Chalice, *, max_body: int = 1_048_576, error_renderer: ErrorRenderer | None = None,
-                 body_timeout_s: float = BODY_TIMEOUT_S, threads: int = THREADS_PER_PROCESS) -> None:
+                 body_timeout_s: float = BODY_TIMEOUT_S, threads: int = THREADS_PER_PROCESS,
+                 loop_routes: Iterable[str] = ()) -> None:
         self.adapter = ChaliceAdapter(app, max_body=max_body, error_renderer=error_renderer)
         self._body_timeout_s = body_timeout_s
         self._threads = RequestThreads(threads)
+        self._loop_routes = frozenset(loop_routes)
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -314,17 +364,22 @@ class ChaliceRSGI:
             return _send(protocol, adapter.error(500, method, path, headers, query), method, path)
         loop = self._loop
         assert loop is not None, "__rsgi_init__ runs first"
-        sent = loop.create_future()  # granian answers 500 to a request whose callable returns unanswered
         source_ip = _source_ip(scope.client)
+
+        def answer() -> Answer:
+            try:
+                return adapter.respond(target, path, query, headers, source_ip, body)
+            except Exception:
+                log.exception("unhandled error serving %s %s", method, path)
+                return adapter.error(500, method, path, headers, query)
+
+        if target.route in self._loop_routes:  # on this loop, in a greenlet (chalicelib/runtime/waits.py)
+            return _send(protocol, await run_on_loop(answer, loop, self._threads.submit), method, path)
+        sent = loop.create_future()  # granian answers 500 to a request whose callable returns unanswered
 
         def run() -> None:
             try:
-                try:
-                    answer = adapter.respond(target, path, query, headers, source_ip, body)
-                except Exception:
-                    log.exception("unhandled error serving %s %s", method, path)
-                    answer = adapter.error(500, method, path, headers, query)
-                _send(protocol, answer, method, path)
+                _send(protocol, answer(), method, path)
             finally:  # the request ends whatever happened (unanswered, granian answers an empty 500)
                 with contextlib.suppress(RuntimeError):  # the loop has closed (the process is stopping)
                     loop.call_soon_threadsafe(sent.set_result, None)

@@ -21,6 +21,9 @@ from chalicelib.services.invocations import Call
 
 bp = Blueprint(__name__)
 BASE = "/api/account/{account_id}"
+INVOKE, INVOKE_EVENT = BASE + "/lambdas/{uuid}/invoke", BASE + "/events/{event_id}/invoke"
+# served on the server process's event loop: they wait for function workers, and nothing else that takes long
+LOOP_ROUTES = (INVOKE, INVOKE_EVENT)
 
 
 def _call(req: Request) -> Call:
@@ -29,7 +32,7 @@ def _call(req: Request) -> Call:
                 request_id=request_id(req))
 
 
-@route(bp, BASE + "/lambdas/{uuid}/invoke", ["POST"], tag="invoke",
+@route(bp, INVOKE, ["POST"], tag="invoke",
        summary="Invoke a deployed function; V1 ?v=1&skillId=&externalSystem=, V2 LP-EventSource header",
        body="{timestamp, headers: [{key, value}], payload}",
        responses={"200": "the function's result as JSON", "404": "unknown or not deployed", "901": "function failed"})
@@ -43,7 +46,7 @@ def invoke(account_id: str, uuid: str) -> Response:
     return json_response(outcome.result)
 
 
-@route(bp, BASE + "/events/{event_id}/invoke", ["POST"], tag="invoke",
+@route(bp, INVOKE_EVENT, ["POST"], tag="invoke",
        summary="Invoke every Productive function bound to the event (optionally by skillId); array of results",
        body="{timestamp, headers, payload}")
 def invoke_event(account_id: str, event_id: str) -> Response:

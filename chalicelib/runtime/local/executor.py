@@ -35,6 +35,7 @@ from chalicelib.domain.errors import (
 )
 from chalicelib.domain.limits import EXECUTION_TIMEOUT_S, LOG_CHARS_MAX, LOG_ENTRIES_MAX
 from chalicelib.domain.runtimes import find_runtime
+from chalicelib.runtime import waits
 from chalicelib.runtime.base import Outcome, Target, outcome_from_result
 from chalicelib.runtime.deps import BuildLimits, DependencyBuilder
 from chalicelib.runtime.local import fsview, protocol
@@ -55,6 +56,9 @@ ENV_TOOLBELT_NODE = "FNGATE_TOOLBELT_NODE_PATH"
 ENV_TOOLBELT_PYTHON = "FNGATE_TOOLBELT_PYTHON_PATH"
 SPARE_WAIT_S = {"python": 0.02, "node": 0.08}  # how long a cold start waits for a spare being started (≈ a spawn)
 GRACE_S = 0.25  # the worker reports its own timeout (with logs); past this the host kills it
+# On a server's event loop (runtime/waits.py) a call to a function whose recent calls took under QUICK_S blocks
+# up to PATIENCE_S for its answer instead of a round through the loop; a slower one never blocks the loop.
+PATIENCE_S, QUICK_S = 0.001, 0.0005
 CRASHED = "The function's worker process crashed or exited during the invocation"
 HERE = Path(__file__).resolve().parent
 ROOT_PREFIX = "fngate-workers-"  # + gateway pid: per-executor dir under the temp dir for staged files and worker dirs
@@ -76,6 +80,7 @@ class LocalExecutor:
                  egress: EgressProxy | None = None, deps_root: str | None = None,
                  build_limits: BuildLimits | None = None) -> None:
         self._timeout, self._queue_timeout, self._load_timeout = timeout_s, queue_timeout_s, load_timeout_s
+        self._recent_s: dict[str, float] = {}  # per target: a moving average of its calls' durations
         self._rpc_handler, self._csds = rpc_handler, csds_domain
         # egress: the proxy issues each loaded worker its token; egress_socket alone only passes the path on
         self._egress_proxy = egress
@@ -101,7 +106,19 @@ class LocalExecutor:
             if policy.isolate_filesystem else None
         self._zygote = Zygote(os.path.realpath(sys.executable), self._work_root, BASE_ENV,
                               [toolbelt_python_path] if toolbelt_python_path else [], view=view)
-        self._policy = self._check_sandbox(policy, insecure_sandbox)
+        # the uid block first, and the probe as one of its uids: another gateway process claiming or sweeping its
+        # own block never kills this probe (probing as a shared uid let one process's start-up stop another's)
+        uids = UidPool(policy.uid_base, policy.uid_count) if policy.drop_privileges else None
+        try:
+            self._policy = self._check_sandbox(policy, insecure_sandbox, uids.first if uids else policy.uid_base)
+        except BaseException:
+            if uids is not None:
+                uids.close()
+            raise
+        if uids is not None and not self._policy.drop_privileges:
+            uids.close()
+            uids = None
+        self._uids = uids
         view = view if self._policy.isolate_filesystem else None
         self._view = view
         # Where workers find things: inside the view when there is one (see fsview.plan), else the host paths.
@@ -120,8 +137,6 @@ class LocalExecutor:
                           **({"FNGATE_EGRESS_SOCKET": self._egress_env} if self._egress_env else {})}
         if view is None and toolbelt_node_path and not reachable(toolbelt_node_path):
             log.warning("%s is not readable by worker uids: Node functions cannot require from it", toolbelt_node_path)
-        self._uids = (UidPool(self._policy.uid_base, self._policy.uid_count)  # a block no other executor holds
-                      if self._policy.drop_privileges else None)
         self._names = itertools.count(1)
         self._pump = StderrPump()
         self._chores = Chores()
@@ -159,7 +174,9 @@ class LocalExecutor:
     def invoke(self, target: Target, event: dict[str, Any], *, timeout_s: float | None = None) -> Outcome:
         timeout = (target.timeout_s or self._timeout) if timeout_s is None else timeout_s
         try:
-            worker = self._pool.acquire(target, time.monotonic() + min(timeout, self._queue_timeout))
+            # a warm idle worker is taken at once; starting one, or queueing for one, may take long (waits.offload)
+            worker = self._pool.take_idle(target) or waits.offload(
+                self._pool.acquire, target, time.monotonic() + min(timeout, self._queue_timeout))
         except LoadFailed as err:
             raise RuntimeException(str(err)) from None
         except (ZygoteError, OSError) as err:
@@ -167,16 +184,21 @@ class LocalExecutor:
         healthy = False
         started = time.perf_counter()
         try:
-            message = worker.call(event, timeout, time.monotonic() + timeout + GRACE_S,
-                                  lambda request: self._answer_rpc(target, request))
+            with waits.patience(PATIENCE_S if self._recent_s.get(target.key, 0.0) < QUICK_S else 0.0):
+                message = worker.call(event, timeout, time.monotonic() + timeout + GRACE_S,
+                                      lambda request: waits.offload(self._answer_rpc, target, request))
             healthy = message.get("kind") != protocol.TIMEOUT
         except WorkerTimeout:
             raise ExecutionTimeExceeded() from None
         except WorkerGone:
             raise RuntimeException(CRASHED) from None
         finally:
+            took = time.perf_counter() - started
+            if len(self._recent_s) > 10_000:  # targets of old deployments pile up; the averages rebuild in a call
+                self._recent_s.clear()
+            self._recent_s[target.key] = 0.75 * self._recent_s.get(target.key, took) + 0.25 * took
             self._pool.release(worker, healthy)
-        return outcome_from_result(message, (time.perf_counter() - started) * 1000)
+        return outcome_from_result(message, took * 1000)
 
     def close(self) -> None:
         for spares in self._spares.values():
@@ -230,8 +252,8 @@ class LocalExecutor:
             raise
         in_w, out_r, err_r, pidfd = fds
         self._pump.add(err_r, f"{language} pid={reply['pid']}")
-        return Worker(language, reply["pid"], pidfd, uid, reply.get("workdir"), LineReader(out_r), LineWriter(in_w),
-                      err_r)
+        return Worker(language, reply["pid"], pidfd, uid, reply.get("workdir"), LineReader(out_r, waits.readable),
+                      LineWriter(in_w, waits.writable), err_r)
 
     def _start(self, target: Target) -> Worker:
         """Called by the pool, outside its lock: a worker with ``target``'s code loaded (a spare if one is ready)."""
@@ -356,9 +378,10 @@ class LocalExecutor:
         os.chmod(staged, 0o644)
         return staged
 
-    def _check_sandbox(self, policy: SandboxPolicy, insecure: bool) -> SandboxPolicy:
-        """Every isolation step the policy asks for must work here; else refuse, or (insecure) run without it."""
-        caps = self._zygote.request({"op": "probe", "uid": policy.uid_base})[0]["caps"]
+    def _check_sandbox(self, policy: SandboxPolicy, insecure: bool, uid: int) -> SandboxPolicy:
+        """Every isolation step the policy asks for must work here (tried as ``uid``); else refuse, or (insecure)
+        run without it."""
+        caps = self._zygote.request({"op": "probe", "uid": uid})[0]["caps"]
         steps = {"unshare(CLONE_NEWNET)": ("isolate_network", caps["unshare"]),
                  "pid/IPC/UTS namespaces": ("isolate_pids", caps["pids"]),
                  "read-only filesystem view": ("isolate_filesystem", caps["view"]),

@@ -69,6 +69,16 @@ class WorkerPool:
             self._owner[worker] = slot
         return worker
 
+    def take_idle(self, target: Target) -> Worker | None:
+        """A warm idle worker of ``target`` if one is free and nobody is queued for one; never waits."""
+        with self._lock:
+            slot = self._slots.get(target.key)
+            if self._closed or slot is None or not slot.idle or slot.waiting:
+                return None
+            worker = slot.idle.pop()
+            del self._lru[worker]
+            return worker
+
     def _wait_for_room(self, slot: _Slot, deadline: float) -> tuple[Worker | None, Worker | None]:
         queued = False
         try:

@@ -56,6 +56,7 @@ import json
 import os
 import select
 import time
+from collections.abc import Callable
 from typing import Any
 
 # kinds (keys of domain.errors.FUNCTION_FAILURES)
@@ -87,9 +88,17 @@ def encode(message: dict[str, Any]) -> bytes:
     return json.dumps(message, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode() + b"\n"
 
 
-def _wait(poller: select.poll, deadline: float) -> None:
+Ready = Callable[[int, float, select.poll], bool]  # (fd, seconds, its poller) → ready in time
+
+
+def poll_ready(fd: int, timeout_s: float, poller: select.poll) -> bool:
+    """Blocks the calling thread until ``fd`` is ready (``poller`` is registered for it) or the time is up."""
+    return bool(poller.poll(max(1, int(timeout_s * 1000 + 0.999))))
+
+
+def _wait(ready: Ready, fd: int, poller: select.poll, deadline: float) -> None:
     remaining = deadline - time.monotonic()
-    if remaining <= 0 or not poller.poll(max(1, int(remaining * 1000 + 0.999))):
+    if remaining <= 0 or not ready(fd, remaining, poller):
         raise WorkerTimeout()
 
 
@@ -99,9 +108,9 @@ class LineReader:
     One in-flight call per worker means the caller owns the pipe, so there is no reader thread to hand off to.
     """
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, ready: Ready = poll_ready) -> None:
         os.set_blocking(fd, False)
-        self.fd = fd
+        self.fd, self._ready = fd, ready
         self._buf = bytearray()
         self._scanned = 0
         self._poller = select.poll()
@@ -125,7 +134,7 @@ class LineReader:
             self._fill(deadline)
 
     def _fill(self, deadline: float) -> None:
-        _wait(self._poller, deadline)
+        _wait(self._ready, self.fd, self._poller, deadline)
         try:
             chunk = os.read(self.fd, _READ_CHUNK)
         except BlockingIOError:
@@ -140,9 +149,9 @@ class LineReader:
 class LineWriter:
     """Writes protocol lines to a non-blocking pipe, waiting for room at most until the deadline."""
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, ready: Ready = poll_ready) -> None:
         os.set_blocking(fd, False)
-        self.fd = fd
+        self.fd, self._ready = fd, ready
         self._poller = select.poll()
         self._poller.register(fd, select.POLLOUT)
 
@@ -152,6 +161,6 @@ class LineWriter:
             try:
                 view = view[os.write(self.fd, view):]
             except BlockingIOError:
-                _wait(self._poller, deadline)
+                _wait(self._ready, self.fd, self._poller, deadline)
             except OSError as err:  # EPIPE: the worker is gone
                 raise WorkerGone(str(err)) from None

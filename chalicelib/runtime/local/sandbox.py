@@ -103,6 +103,7 @@ class UidPool:
         for block in range(blocks):
             first = base + block * count
             if self._try_claim(first):
+                self.first = first
                 self._free = deque(range(first, first + count))
                 _kill_uids(first, first + count)
                 return
@@ -301,16 +302,18 @@ def probe(uid: int) -> dict[str, str]:
     rd, wr = os.pipe()
     pid = os.fork()
     if pid == 0:
-        os.close(rd)
-        report: list[str] = []
-        for step in (unshare_network, unshare_processes, lambda: drop_to(uid), filter_syscalls):
-            try:
-                step()
-                report.append("")
-            except OSError as err:
-                report.append(str(err) or type(err).__name__)
-        os.write(wr, "\n".join(report).encode())
-        os._exit(0)
+        try:  # whatever happens, this child never returns into its parent's code
+            os.close(rd)
+            report: list[str] = []
+            for step in (unshare_network, unshare_processes, lambda: drop_to(uid), filter_syscalls):
+                try:
+                    step()
+                    report.append("")
+                except Exception as err:
+                    report.append(str(err) or type(err).__name__)
+            os.write(wr, "\n".join(report).encode())
+        finally:
+            os._exit(0)
     os.close(wr)
     chunks = []
     while chunk := os.read(rd, 4096):

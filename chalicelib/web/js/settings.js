@@ -59,6 +59,7 @@ async function drawDomains(section) {
               status.show(`${d.domain} is no longer allowlisted.`, "ok");
             } catch (err) {
               status.show(err.message, "error");
+              return;  // nothing changed; a redraw would replace the form and what was typed in it
             }
             redraw();
           }) : null)))))
@@ -148,6 +149,7 @@ function secretRow(secret, writable, status, redraw) {
         status.show(`Secret ${secret.key} is changed.`, "ok");
       } catch (err) {
         status.show(err.message, "error");
+        return;  // nothing changed; a redraw would replace the form and what was typed in it
       }
       redraw();
     });
@@ -162,6 +164,7 @@ function secretRow(secret, writable, status, redraw) {
         status.show(`Secret ${secret.key} is deleted.`, "ok");
       } catch (err) {
         status.show(err.message, "error");
+        return;  // nothing changed; a redraw would replace the form and what was typed in it
       }
       redraw();
     })] : null)));
@@ -198,6 +201,7 @@ async function drawReports(section) {
           status.show(`A report for ${queued.period} is queued; its delivery shows below.`, "ok");
         } catch (err) {
           status.show(err.message, "error");
+          return;  // nothing changed; a redraw would replace the form and what was typed in it
         }
         redraw();
       } }, "Send a report now"));
@@ -209,6 +213,7 @@ async function drawReports(section) {
         status.show(saved.enabled ? `Email reports are sent ${saved.frequency}.` : "Email reports are off.", "ok");
       } catch (err) {
         status.show(err.message, "error");
+        return;  // nothing changed; a redraw would replace the form and what was typed in it
       }
       redraw();
     });
@@ -223,6 +228,7 @@ async function drawReports(section) {
         status.show(`${added.email} gets the reports.`, "ok");
       } catch (err) {
         status.show(err.message, "error");
+        return;  // nothing changed; a redraw would replace the form and what was typed in it
       }
       redraw();
     });
@@ -242,6 +248,7 @@ async function drawReports(section) {
               status.show(`${r.email} no longer gets the reports.`, "ok");
             } catch (err) {
               status.show(err.message, "error");
+              return;  // nothing changed; a redraw would replace the form and what was typed in it
             }
             redraw();
           }, "Remove") : null)))))
@@ -293,6 +300,7 @@ async function drawUsers(section) {
                   : `${u.login} is disabled: no login, and its tokens stop working.`, "ok");
               } catch (err) {
                 status.show(err.message, "error");
+                return;  // nothing changed; a redraw would replace the form and what was typed in it
               }
               redraw();
             } }, u.disabled ? "Enable" : "Disable")))))));
@@ -330,6 +338,7 @@ async function drawUsers(section) {
       password.value = "";
     } catch (err) {
       status.show(err.message, "error");
+      return;  // nothing changed; a redraw would replace the form and what was typed in it
     }
     redraw();
   });
@@ -355,6 +364,7 @@ async function drawKeys(section) {
               status.show(`App key ${k.name} is revoked: its tokens stop working within seconds.`, "ok");
             } catch (err) {
               status.show(err.message, "error");
+              return;  // nothing changed; a redraw would replace the form and what was typed in it
             }
             redraw();
           }, "Revoke")))))) : h("p", {}, "There are no app keys."));
@@ -381,6 +391,7 @@ async function drawKeys(section) {
       name.value = "";
     } catch (err) {
       status.show(err.message, "error");
+      return;  // nothing changed; a redraw would replace the form and what was typed in it
     }
     redraw();
   });
