@@ -37,6 +37,7 @@ PREVIOUS_FIGURES = {"python": "0.242 / 2.154 ms", "node": "0.239 / 1.690 ms", "r
                     "cpu_us": "431 µs", "rss": "32 / 41 MB (1 process)", "workers": "217 MB",
                     "floor": "0.088 / 0.157 ms", "floor_rps": "11887"}
 BASE = "34b85ce"  # the gateway with granian's WSGI interface, before the RSGI adapter and the CPU cuts
+ROUND_BASE = "04d6fba"  # RSGI, every request (invocations too) run on a request thread: the round before the loop
 ROUNDS = 3  # each server measured this many times, all taking turns, so load from elsewhere hits them alike
 FLOOR_APP = Chalice(app_name="floor")
 
@@ -377,7 +378,7 @@ def section(work: Path) -> list[str]:
     load_start, started = os.getloadavg()[0], time.perf_counter()
     base = checkout(work, BASE)
     servers = server_comparison(base)
-    gateways = gateway_rows(work, base)
+    gateways = gateway_rows(work, checkout(work, ROUND_BASE))
     parts = cpu_parts()
     stall, stall_before = stalled_bodies(), stalled_bodies(18661, cwd=base)
     over = overload(work)
@@ -388,8 +389,10 @@ def section(work: Path) -> list[str]:
              f"Measured side by side in one run ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
              f"{(time.perf_counter() - started) / 60:.1f} min; load average (1 min) {load_start:.1f} at its start, "
              f"{load_end:.1f} at its end, on this 2-core machine shared with other work: compare within a table, "
-             f"and prefer the ratios). `before` is commit {BASE} (granian's WSGI interface and the adapter before "
-             "this round's cuts), unpacked from git and run with the same virtualenv. The hand-written server "
+             f"and prefer the ratios). In the gateway table `before` is commit {ROUND_BASE} (every request, "
+             "invocations too, run on a request thread); elsewhere it is commit "
+             f"{BASE} (granian's WSGI interface); both unpacked from git and run with the same virtualenv. "
+             "The hand-written server "
              f"of commit {PREVIOUS} (`previous`) no longer runs beside today's code; its figures are quoted "
              "from the earlier run of 2026-11-27 08:26 UTC that measured it beside granian (WSGI).", "",
              f"### Servers on one trivial Chalice route (1 worker process each, wrk; medians of {ROUNDS} turns)", "",
