@@ -142,3 +142,4 @@ def test_ctrl_c_stops_every_process_and_function_worker(tmp_path: Path) -> None:
     wait_for(lambda: not [p for p in everything if Path(f"/proc/{p}").exists()
                           and b"zombie" not in Path(f"/proc/{p}/status").read_bytes().lower()],
              "every process gone", timeout=10)
+    assert gw.console is not None and "Traceback" not in gw.console.read_text()  # a quiet stop, no stack dumps

@@ -76,6 +76,9 @@ class _Server:
 
     def serve(self) -> None:
         signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel; we never wait on workers
+        # Ctrl-C in a terminal reaches the whole process group: the gateway stops this process itself (it closes the
+        # socket, or PDEATHSIG), so a KeyboardInterrupt here would only print a traceback on the user's console
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         self.sandbox.prctl(self.sandbox.PR_SET_CHILD_SUBREAPER, 1)  # and so are their orphans (not left to init)
         self.sock.send(json.dumps({"op": "hello", "pid": self.pid}).encode())
         while True:
@@ -147,6 +150,7 @@ class _Server:
                 self._hold_for_exec(req["exec"]["argv"][0])
             self.sandbox.enter(spec, self.alive_r, self.view_root)
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.default_int_handler)  # as a Python process starts with
             if req["lang"] == "node":
                 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past RLIMIT_FSIZE fail with EFBIG, not a kill
                 os.execve(self.sandbox.seccomp().EXEC_FD, req["exec"]["argv"], req["exec"]["env"])
