@@ -22,7 +22,7 @@ import greenlet  # type: ignore[import-untyped]
 
 T = TypeVar("T")
 Submit = Callable[[Callable[[], None]], None]  # runs a job on some thread (the server's request threads)
-_WAIT, _DONE = 0, 1
+_FINISHED = object()  # what a runner hands back when its call has ended (the outcome is on the runner)
 _IDLE_MAX = 256  # finished runners kept for reuse: a new greenlet allocates its own frame stack (~40 µs a call)
 
 
@@ -34,20 +34,22 @@ class _Runner(greenlet.greenlet):
         self.loop: asyncio.AbstractEventLoop | None = None
         self.submit: Submit | None = None
         self.patience_s = 0.0
+        self.outcome: tuple[bool, Any] | None = None  # (True, result) or (False, exception) of the call just run
 
-    def _serve(self, call: Callable[[], Any]) -> None:
-        while True:
+    def _serve(self, call: Callable[[], Any] | None) -> None:
+        while call is not None:
             try:
-                done: tuple[bool, Any] = (True, call())
+                self.outcome = (True, call())
             except greenlet.GreenletExit:
                 raise
             except BaseException as err:  # handed to the awaiting coroutine, which raises it
-                done = (False, err)
-            call = self.parent.switch((_DONE, done))
+                self.outcome = (False, err)
+            del call  # an idle runner keeps nothing of the request it served (its body may be a megabyte)
+            call = self.parent.switch(_FINISHED)
 
     def wait(self, awaitable: Awaitable[T]) -> T:
         """Suspends the call until ``awaitable`` is done on the loop."""
-        ok, value = self.parent.switch((_WAIT, awaitable))
+        ok, value = self.parent.switch(awaitable)
         if not ok:
             raise value
         return value  # type: ignore[no-any-return]
@@ -60,16 +62,17 @@ async def run_on_loop(call: Callable[[], T], loop: asyncio.AbstractEventLoop, su
     """``call()`` run on this loop's thread; its waits (below) are awaited here, its slow steps go to ``submit``."""
     runner = _idle.pop() if _idle else _Runner()
     runner.parent, runner.loop, runner.submit, runner.patience_s = greenlet.getcurrent(), loop, submit, 0.0
-    kind, value = runner.switch(call)
-    while kind == _WAIT:
+    waiting = runner.switch(call)
+    while waiting is not _FINISHED:
         try:
-            outcome: tuple[bool, Any] = (True, await value)
+            resumed: tuple[bool, Any] = (True, await waiting)
         except BaseException as err:  # delivered to the waiting code, which decides
-            outcome = (False, err)
-        kind, value = runner.switch(outcome)
+            resumed = (False, err)
+        waiting = runner.switch(resumed)
+    assert runner.outcome is not None
+    (ok, result), runner.outcome = runner.outcome, None
     if len(_idle) < _IDLE_MAX:
         _idle.append(runner)
-    ok, result = value
     if not ok:
         raise result
     return result  # type: ignore[no-any-return]

@@ -4,9 +4,11 @@ serves other calls meanwhile; slow steps leave the loop's thread; errors and tim
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import select
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -118,3 +120,19 @@ def test_an_error_in_a_call_reaches_its_awaiter_and_the_next_call_runs(pipe):
     with pytest.raises(ValueError, match="bad"):
         run(boom)
     assert run(lambda: 42, lambda: 43) == [42, 43]
+
+
+def test_a_runner_kept_for_reuse_holds_nothing_of_the_call_it_ran():
+    class Body:
+        pass
+
+    body = Body()
+    kept = weakref.ref(body)
+
+    def call(request: Body = body) -> str:
+        return "answered"
+
+    assert run(call) == ["answered"]
+    del call, body
+    gc.collect()
+    assert kept() is None  # an idle runner would otherwise pin the last request (and its body) it served
