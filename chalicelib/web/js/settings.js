@@ -38,6 +38,21 @@ function deleteButton(label, onConfirm, verb = "Delete") {
   return button;
 }
 
+// One change made from a section: says how it went, and redraws the section only when it succeeded — after a
+// failure nothing changed, and a redraw would replace the form and what was typed in it. ``action`` returns the
+// words for its success.
+async function change(status, redraw, action) {
+  let done;
+  try {
+    done = await action();
+  } catch (err) {
+    status.show(err.message, "error");
+    return;
+  }
+  status.show(done, "ok");
+  redraw();
+}
+
 async function drawDomains(section) {
   const head = section.firstChild;
   if (!can("whitelist", "read")) {
@@ -54,14 +69,10 @@ async function drawDomains(section) {
         h("tbody", {}, items.map((d) => h("tr", {}, h("td", { class: "mono" }, d.domain), h("td", {}, d.name || ""),
           h("td", {}, `${when(d.createdAt)} by ${d.createdBy || "–"}`),
           h("td", {}, can("whitelist", "write") ? deleteButton(`Delete ${d.domain}`, async () => {
-            try {
+            await change(status, redraw, async () => {
               await api("DELETE", `/domains/${d.id}`);
-              status.show(`${d.domain} is no longer allowlisted.`, "ok");
-            } catch (err) {
-              status.show(err.message, "error");
-              return;  // nothing changed; a redraw would replace the form and what was typed in it
-            }
-            redraw();
+              return `${d.domain} is no longer allowlisted.`;
+            });
           }) : null)))))
         : h("p", {}, "No domains are allowlisted."));
     } catch (err) {
@@ -76,14 +87,11 @@ async function drawDomains(section) {
     h("button", { type: "submit" }, "Add domain"));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    try {
+    await change(status, redraw, async () => {
       const added = await api("POST", "/domains", { domain: input.value.trim() });
-      status.show(`${added.domain} is allowlisted.`, "ok");
       input.value = "";
-      redraw();
-    } catch (err) {
-      status.show(err.message, "error");
-    }
+      return `${added.domain} is allowlisted.`;
+    });
   });
   replace(section, head, status, can("whitelist", "write") ? form
     : h("p", { class: "note" }, "Read only: a FaaS-Admin manages the allowlist."), body);
@@ -119,15 +127,13 @@ async function drawSecrets(section) {
     h("button", { type: "submit" }, "Add secret"));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    try {
+    await change(status, redraw, async () => {
       await api("POST", "/secrets", { key: key.value.trim(), value: value.value });
-      status.show(`Secret ${key.value.trim()} is stored.`, "ok");
+      const stored = `Secret ${key.value.trim()} is stored.`;
       key.value = "";
       value.value = "";
-      redraw();
-    } catch (err) {
-      status.show(err.message, "error");
-    }
+      return stored;
+    });
   });
   replace(section, head, status, writable ? form : h("p", { class: "note" },
     "Values are obfuscated for your role; a FaaS-Admin manages secrets."), body);
@@ -144,14 +150,10 @@ function secretRow(secret, writable, status, redraw) {
       `New value of ${secret.key}`), input, h("button", { type: "submit" }, "Save"));
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
-      try {
+      await change(status, redraw, async () => {
         await api("PUT", `/secrets/${encodeURIComponent(secret.key)}`, { key: secret.key, value: input.value });
-        status.show(`Secret ${secret.key} is changed.`, "ok");
-      } catch (err) {
-        status.show(err.message, "error");
-        return;  // nothing changed; a redraw would replace the form and what was typed in it
-      }
-      redraw();
+        return `Secret ${secret.key} is changed.`;
+      });
     });
     replace(cell, form);
     input.focus();
@@ -159,14 +161,10 @@ function secretRow(secret, writable, status, redraw) {
   return h("tr", {}, h("td", { class: "mono" }, secret.key), cell,
     h("td", {}, `${when(secret.updatedAt)} by ${secret.updatedBy || "–"}`),
     h("td", {}, h("div", { class: "row-actions" }, writable ? [edit, deleteButton(`Delete ${secret.key}`, async () => {
-      try {
+      await change(status, redraw, async () => {
         await api("DELETE", `/secrets/${encodeURIComponent(secret.key)}`);
-        status.show(`Secret ${secret.key} is deleted.`, "ok");
-      } catch (err) {
-        status.show(err.message, "error");
-        return;  // nothing changed; a redraw would replace the form and what was typed in it
-      }
-      redraw();
+        return `Secret ${secret.key} is deleted.`;
+      });
     })] : null)));
 }
 
@@ -196,26 +194,18 @@ async function drawReports(section) {
       h("div", { class: "field" }, h("label", { for: "reports-frequency" }, "Frequency"), frequency),
       h("button", { type: "submit" }, "Save report settings"),
       h("button", { type: "button", class: "secondary", onclick: async () => {
-        try {
+        await change(status, redraw, async () => {
           const queued = await api("POST", "/emailReports/send");
-          status.show(`A report for ${queued.period} is queued; its delivery shows below.`, "ok");
-        } catch (err) {
-          status.show(err.message, "error");
-          return;  // nothing changed; a redraw would replace the form and what was typed in it
-        }
-        redraw();
+          return `A report for ${queued.period} is queued; its delivery shows below.`;
+        });
       } }, "Send a report now"));
     settingsForm.addEventListener("submit", async (event) => {
       event.preventDefault();
-      try {
+      await change(status, redraw, async () => {
         const saved = await api("PUT", "/emailReports/settings", { enabled: enabled.checked,
           frequency: frequency.value });
-        status.show(saved.enabled ? `Email reports are sent ${saved.frequency}.` : "Email reports are off.", "ok");
-      } catch (err) {
-        status.show(err.message, "error");
-        return;  // nothing changed; a redraw would replace the form and what was typed in it
-      }
-      redraw();
+        return saved.enabled ? `Email reports are sent ${saved.frequency}.` : "Email reports are off.";
+      });
     });
     const email = h("input", { id: "reports-email", type: "email", autocomplete: "email" });
     const addForm = h("form", { class: "inline-form", novalidate: true },
@@ -223,14 +213,10 @@ async function drawReports(section) {
       h("button", { type: "submit" }, "Add recipient"));
     addForm.addEventListener("submit", async (event) => {
       event.preventDefault();
-      try {
+      await change(status, redraw, async () => {
         const added = await api("POST", "/emailReports/recipients", { email: email.value.trim() });
-        status.show(`${added.email} gets the reports.`, "ok");
-      } catch (err) {
-        status.show(err.message, "error");
-        return;  // nothing changed; a redraw would replace the form and what was typed in it
-      }
-      redraw();
+        return `${added.email} gets the reports.`;
+      });
     });
     const canRecipients = can("emailReportRecipients", "write");
     replace(body,
@@ -243,14 +229,10 @@ async function drawReports(section) {
         h("tbody", {}, data.recipients.map((r) => h("tr", {}, h("td", {}, r.email),
           h("td", {}, `${when(r.addedAt)} by ${r.addedBy || "–"}`),
           h("td", {}, canRecipients ? deleteButton(`Remove ${r.email}`, async () => {
-            try {
+            await change(status, redraw, async () => {
               await api("DELETE", `/emailReports/recipients/${encodeURIComponent(r.email)}`);
-              status.show(`${r.email} no longer gets the reports.`, "ok");
-            } catch (err) {
-              status.show(err.message, "error");
-              return;  // nothing changed; a redraw would replace the form and what was typed in it
-            }
-            redraw();
+              return `${r.email} no longer gets the reports.`;
+            });
           }, "Remove") : null)))))
         : h("p", {}, "Nobody gets the reports yet."),
       h("h3", {}, "Deliveries"), deliveries.length ? h("table", {},
@@ -294,15 +276,11 @@ async function drawUsers(section) {
           h("td", {}, u.login === me ? h("span", { class: "muted" }, "you") : h("button", {
             type: "button", class: "secondary", "aria-label": `${u.disabled ? "Enable" : "Disable"} user ${u.login}`,
             onclick: async () => {
-              try {
+              await change(status, redraw, async () => {
                 await api("PUT", `/users/${encodeURIComponent(u.userId)}`, { disabled: !u.disabled });
-                status.show(u.disabled ? `${u.login} can log in again.`
-                  : `${u.login} is disabled: no login, and its tokens stop working.`, "ok");
-              } catch (err) {
-                status.show(err.message, "error");
-                return;  // nothing changed; a redraw would replace the form and what was typed in it
-              }
-              redraw();
+                return u.disabled ? `${u.login} can log in again.`
+                  : `${u.login} is disabled: no login, and its tokens stop working.`;
+              });
             } }, u.disabled ? "Enable" : "Disable")))))));
     } catch (err) {
       replace(body, errorBox(err));
@@ -327,20 +305,16 @@ async function drawUsers(section) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const chosen = roles.filter((b) => b.checked).map((b) => b.value);
-    try {
+    await change(status, redraw, async () => {
       const made = await api("POST", "/users", { login: login.value.trim(), roles: chosen,
         ...(password.value ? { password: password.value } : { generatePassword: true }) });
-      status.show(`User ${made.login} is added (${made.roles.join(", ")}).`, "ok");
       replace(shown, made.generatedPassword ? onceBox(`The password of ${made.login}`,
         [["Login", made.login], ["Password", made.generatedPassword]]) : null);
       shown.firstChild?.focus();
       login.value = "";
       password.value = "";
-    } catch (err) {
-      status.show(err.message, "error");
-      return;  // nothing changed; a redraw would replace the form and what was typed in it
-    }
-    redraw();
+      return `User ${made.login} is added (${made.roles.join(", ")}).`;
+    });
   });
   replace(section, head, status, shown, form, body);
   await redraw();
@@ -359,14 +333,10 @@ async function drawKeys(section) {
         h("tbody", {}, items.map((k) => h("tr", {}, h("td", {}, k.name), h("td", { class: "mono" }, k.clientId),
           h("td", {}, k.scopes.join(", ")), h("td", {}, when(k.createdAt)),
           h("td", {}, deleteButton(`Revoke app key ${k.name}`, async () => {
-            try {
+            await change(status, redraw, async () => {
               await api("DELETE", `/appKeys/${encodeURIComponent(k.clientId)}`);
-              status.show(`App key ${k.name} is revoked: its tokens stop working within seconds.`, "ok");
-            } catch (err) {
-              status.show(err.message, "error");
-              return;  // nothing changed; a redraw would replace the form and what was typed in it
-            }
-            redraw();
+              return `App key ${k.name} is revoked: its tokens stop working within seconds.`;
+            });
           }, "Revoke")))))) : h("p", {}, "There are no app keys."));
     } catch (err) {
       replace(body, errorBox(err));
@@ -382,18 +352,14 @@ async function drawKeys(section) {
     h("button", { type: "submit" }, "Create app key"));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    try {
+    await change(status, redraw, async () => {
       const made = await api("POST", "/appKeys", { name: name.value.trim(), scopes: [scope.value] });
-      status.show(`App key ${made.name} is created.`, "ok");
       replace(shown, onceBox(`The credentials of ${made.name}`, [["Client id", made.clientId],
         ["Client secret", made.clientSecret]]));
       shown.firstChild.focus();
       name.value = "";
-    } catch (err) {
-      status.show(err.message, "error");
-      return;  // nothing changed; a redraw would replace the form and what was typed in it
-    }
-    redraw();
+      return `App key ${made.name} is created.`;
+    });
   });
   replace(section, head, status, shown, form, body);
   await redraw();
