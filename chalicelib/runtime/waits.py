@@ -20,6 +20,8 @@ from typing import Any, TypeVar
 
 import greenlet  # type: ignore[import-untyped]
 
+from chalicelib.runtime.local.protocol import poll_ready
+
 T = TypeVar("T")
 Submit = Callable[[Callable[[], None]], None]  # runs a job on some thread (the server's request threads)
 _FINISHED = object()  # what a runner hands back when its call has ended (the outcome is on the runner)
@@ -103,8 +105,8 @@ def readable(fd: int, timeout_s: float, poller: select.poll) -> bool:
     """Whether ``fd`` became readable within ``timeout_s``; ``poller`` (registered for it) is used to block."""
     runner = _current()
     if runner is None:
-        return bool(poller.poll(_ms(timeout_s)))
-    if runner.patience_s and poller.poll(_ms(min(runner.patience_s, timeout_s))):
+        return poll_ready(fd, timeout_s, poller)
+    if runner.patience_s and poll_ready(fd, min(runner.patience_s, timeout_s), poller):
         return True
     return runner.wait(_ready(runner.loop, fd, timeout_s, write=False))
 
@@ -112,7 +114,7 @@ def readable(fd: int, timeout_s: float, poller: select.poll) -> bool:
 def writable(fd: int, timeout_s: float, poller: select.poll) -> bool:
     runner = _current()
     if runner is None:
-        return bool(poller.poll(_ms(timeout_s)))
+        return poll_ready(fd, timeout_s, poller)
     return runner.wait(_ready(runner.loop, fd, timeout_s, write=True))
 
 
@@ -172,6 +174,3 @@ def _ready(loop: Any, fd: int, timeout_s: float, *, write: bool) -> asyncio.Futu
     ready.add_done_callback(cancelled)
     return ready
 
-
-def _ms(timeout_s: float) -> int:
-    return max(1, int(timeout_s * 1000 + 0.999)) if timeout_s > 0 else 0

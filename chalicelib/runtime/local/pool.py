@@ -75,9 +75,7 @@ class WorkerPool:
             slot = self._slots.get(target.key)
             if self._closed or slot is None or not slot.idle or slot.waiting:
                 return None
-            worker = slot.idle.pop()
-            del self._lru[worker]
-            return worker
+            return self._pop_idle(slot)
 
     def _wait_for_room(self, slot: _Slot, deadline: float) -> tuple[Worker | None, Worker | None]:
         queued = False
@@ -86,9 +84,7 @@ class WorkerPool:
                 if self._closed:
                     raise Unavailable(detail="The executor is shutting down")
                 if slot.idle:
-                    worker = slot.idle.pop()
-                    del self._lru[worker]
-                    return worker, None
+                    return self._pop_idle(slot), None
                 cond = slot.cond
                 if slot.count < self._per_target:
                     if self._total < self._max:
@@ -108,6 +104,12 @@ class WorkerPool:
         finally:
             if queued:
                 slot.waiting -= 1
+
+    def _pop_idle(self, slot: _Slot) -> Worker:
+        """The most recently idle worker of ``slot``, off the LRU (lock held)."""
+        worker = slot.idle.pop()
+        del self._lru[worker]
+        return worker
 
     def release(self, worker: Worker, healthy: bool) -> None:
         """Back to the idle list if it can serve again; otherwise retire it (outside the lock)."""
