@@ -3,11 +3,12 @@
 granian (Rust; hyper parses HTTP/1.1 and HTTP/2) owns the sockets: keep-alive, TLS, header timeouts, malformed
 requests, and N worker processes on one listening socket, each replaced when it dies. ``ChaliceRSGI`` reads the
 request body on the process's event loop (asynchronously, under a time limit and the size limit), so a client that
-stalls mid-body holds no thread; only a complete request is handed to a bounded thread pool, where Chalice's Lambda
-entry (``app(event, context)``) runs on the API Gateway proxy event built from it. What the app must never see —
+stalls mid-body holds no thread; only a complete request reaches Chalice's Lambda entry (``app(event, context)``),
+on the API Gateway proxy event built from it: an invocation on the loop's own thread (in a greenlet, see
+``runtime/waits.py``), any other route on a bounded thread pool. What the app must never see —
 bodies over the limit (before reading them), bodies not received in time, unknown routes, wrong methods, chunked
 request bodies, a missing Host — is answered with the app's own JSON error bodies. It uses Chalice's public surface
-only: ``app.routes``, ``app.api.binary_types``, ``app(event, context)`` and ``chalice.local.LocalChalice``.
+only: ``app.routes``, ``app.api.binary_types``, ``app(event, context)`` and ``app.current_request``.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from chalice import Chalice
-from chalice.local import LocalChalice
 
 from chalicelib.runtime.waits import run_on_loop
 
@@ -65,9 +65,9 @@ def default_error_renderer(
     return status, {"Content-Type": "application/json"}, json.dumps({"message": _PHRASES.get(status, "Error")}).encode()
 
 
-class _ContextRequest(LocalChalice):
+class _ContextRequest(Chalice):
     """Chalice keeps ``current_request`` on the app; here it is per thread and per loop call (a context variable:
-    each thread and each greenlet has its own), where Chalice's ``LocalChalice`` keeps it per thread only."""
+    each thread and each greenlet has its own), where ``chalice local``'s ``LocalChalice`` keeps it per thread."""
 
     @property  # type: ignore[override]
     def current_request(self) -> Any:  # type: ignore[override]
@@ -326,8 +326,9 @@ class ChaliceRSGI:
     """A Chalice app as an RSGI application (granian's own interface; see the module docstring).
 
     The body is read on the event loop, so a stalled upload costs a connection and a timer, never a thread; the
-    app then runs on one of at most ``threads`` threads of this process, which also sends the answer. A body not
-    complete within ``body_timeout_s`` is answered 408 and the connection closed."""
+    app then runs on the loop for ``loop_routes`` (their waits are the loop's, their slow steps go to the threads),
+    else on one of at most ``threads`` threads of this process, which also sends the answer. A body not complete
+    within ``body_timeout_s`` is answered 408 and the connection closed."""
 
     def __init__(self, app: Chalice, *, max_body: int = 1_048_576, error_renderer: ErrorRenderer | None = None,
                  body_timeout_s: float = BODY_TIMEOUT_S, threads: int = THREADS_PER_PROCESS,
