@@ -32,6 +32,7 @@ from chalicelib.domain.states import Transition, next_state
 from chalicelib.jobs import Handler, Job, JobQueue
 from chalicelib.runtime.base import Executor, Target
 from chalicelib.services.repository import FunctionRepository, summary
+from chalicelib.storage.base import on_latest
 
 log = logging.getLogger(__name__)
 _RETRIES = 5
@@ -234,19 +235,17 @@ class DeploymentService:
     def _update_function(self, dep: Deployment, change: Callable[[Function], Function]) -> None:
         """The deployment's new record and the function's change in one transaction; read-modify-write with
         retries, as edits may land while a deployment runs."""
-        for _ in range(_RETRIES):
+
+        def attempt() -> bool:
             try:
                 fn, version = self._repo.get(dep.account_id, dep.function_uuid)
             except FunctionNotFound:
-                return
-            try:
-                self._repo.save(replace(change(fn), version=fn.version + 1), version,
-                                also=[self._repo.deployment_op(dep)])
-                _announce(dep)
-                return
-            except VersionConflict:
-                continue
-        raise VersionConflict(what=f"Function {dep.function_uuid}")
+                return False
+            self._repo.save(replace(change(fn), version=fn.version + 1), version, also=[self._repo.deployment_op(dep)])
+            return True
+
+        if on_latest(attempt, tries=_RETRIES, what=f"Function {dep.function_uuid}"):
+            _announce(dep)
 
 
 def _announce(dep: Deployment) -> None:

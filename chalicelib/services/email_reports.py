@@ -24,7 +24,7 @@ from chalicelib.jobs.model import Backoff
 from chalicelib.mail import Mailer, Message
 from chalicelib.services.reports import ReportService
 from chalicelib.services.repository import FunctionRepository
-from chalicelib.storage.base import MUST_NOT_EXIST, Delete, Put, Query, Store
+from chalicelib.storage.base import MUST_NOT_EXIST, Delete, Put, Query, Store, on_latest
 
 log = logging.getLogger(__name__)
 KIND, DUE = "emailreport", "emailreport-due"  # per-account records; the index of accounts with reports on
@@ -84,19 +84,18 @@ class EmailReportService:
             raise BadInput(detail="'enabled' must be true or false")
         if frequency not in FREQUENCIES:
             raise BadInput(detail=f"'frequency' is one of {', '.join(FREQUENCIES)}")
-        for _ in range(10):
+
+        def attempt() -> dict[str, Any]:
             current = self._store.get(KIND, who.account_id, "settings")
             data = {**(current.data if current else self._defaults()), "enabled": enabled, "frequency": frequency,
                     "updatedAt": self._clock.iso(), "updatedBy": who.display_name}
             index = Put(DUE, "all", who.account_id, {"account_id": who.account_id}) if enabled \
                 else Delete(DUE, "all", who.account_id)
-            try:
-                self._store.transact([Put(KIND, who.account_id, "settings", data,
-                                          current.version if current else MUST_NOT_EXIST), index])
-                return data
-            except VersionConflict:
-                continue
-        raise VersionConflict(what="email report settings")
+            self._store.transact([Put(KIND, who.account_id, "settings", data,
+                                      current.version if current else MUST_NOT_EXIST), index])
+            return data
+
+        return on_latest(attempt, tries=10, what="email report settings")
 
     def add_recipient(self, who: Principal, email: Any) -> dict[str, Any]:
         require(who, "emailReportRecipients", Action.WRITE)

@@ -38,7 +38,7 @@ from chalicelib.jobs import Handler, Job, JobQueue
 from chalicelib.services.invocations import InvocationService
 from chalicelib.services.repository import FunctionRepository
 from chalicelib.services.schedule_runs import KIND, RUN_KIND, ScheduleRuns, run_pk, run_sk
-from chalicelib.storage.base import ANY_VERSION, MUST_NOT_EXIST, Delete, Put, Query, Record, Store
+from chalicelib.storage.base import ANY_VERSION, MUST_NOT_EXIST, Delete, Put, Query, Record, Store, on_latest
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -172,14 +172,8 @@ class ScheduleService:
         """``change`` applied to the schedule as stored now. A user's change carries no version, so losing a race
         with the scheduler's own bookkeeping (a slot claimed between our read and write) is not the user's conflict:
         read again and re-apply, a few times, before giving up with 409."""
-        for attempt in range(_RETRIES):
-            old, version = self._get(account_id, schedule_id)
-            try:
-                return change(old, version)
-            except VersionConflict:
-                if attempt == _RETRIES - 1:
-                    raise
-        raise AssertionError("unreachable")
+        return on_latest(lambda: change(*self._get(account_id, schedule_id)), tries=_RETRIES,
+                         what=f"Schedule {schedule_id}")
 
     def forget_function(self, account_id: str, function_uuid: str) -> None:
         """Deletes the schedules of a function being undeployed or deleted (idempotent)."""

@@ -28,7 +28,7 @@ from chalicelib.domain.errors import (
 )
 from chalicelib.domain.permissions import Action, Principal, is_allowed, require
 from chalicelib.domain.secrets import Secret
-from chalicelib.storage.base import MUST_NOT_EXIST, Query, Record, Store
+from chalicelib.storage.base import MUST_NOT_EXIST, Query, Record, Store, on_latest
 
 log = logging.getLogger("fngate.secrets")
 KIND = "secret"
@@ -163,17 +163,16 @@ class SecretService:
     def _replace(self, account_id: str, key: str, text: str, by: str, readers: Any = UNSET,
                  function_uuid: str | None = None) -> Record:
         """Replace an existing secret; conditional on the version read, so a deleted secret is not resurrected."""
-        for _ in range(_RETRIES):
+
+        def attempt() -> Record:
             current = self._record(account_id, key)
             _check_reader(current, key, function_uuid)  # the list may have changed since the caller's check
             data = self._sealed(account_id, key, text, by, current.data, readers)
-            try:
-                record = self._store.put(KIND, account_id, key, data, expected_version=current.version)
-            except VersionConflict:
-                continue
-            self._changed(account_id, key)
-            return record
-        raise VersionConflict(what=f"Secret {key}")
+            return self._store.put(KIND, account_id, key, data, expected_version=current.version)
+
+        record = on_latest(attempt, tries=_RETRIES, what=f"Secret {key}")
+        self._changed(account_id, key)
+        return record
 
     def _view(self, record: Record, clear: bool, value: Any = UNSET) -> Secret:
         data = record.data

@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
+
+from chalicelib.domain.errors import VersionConflict
+
+T = TypeVar("T")
 
 ANY_VERSION: int | None = None  # put/delete unconditionally
 MUST_NOT_EXIST = 0  # put only if the record does not exist yet
@@ -138,6 +142,17 @@ class Store(Protocol):
 
     def close(self) -> None:
         ...
+
+
+def on_latest(attempt: Callable[[], T], *, tries: int, what: str) -> T:
+    """``attempt()`` — read, decide, write conditionally on the version read — again while a concurrent writer
+    beats it to the record (VersionConflict), at most ``tries`` times; then VersionConflict about ``what``."""
+    for _ in range(tries):
+        try:
+            return attempt()
+        except VersionConflict:
+            continue
+    raise VersionConflict(what=what)
 
 
 def expiry_of(data: dict[str, Any]) -> int | None:
