@@ -6,6 +6,7 @@ import itertools
 import os
 import shutil
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -18,6 +19,19 @@ from tests.conftest import ACCOUNT
 NODE, PYTHON = "nodejs20", "python3.11"
 GATEWAY_SECRET = "FNGATE_SECRET_TEST"
 _uuids = itertools.count(1)
+
+
+class Upstream(BaseHTTPRequestHandler):
+    """A test upstream's handler: ``answer(body)`` sends it with 200; nothing is logged."""
+
+    def answer(self, body: bytes) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
 
 
 

@@ -23,7 +23,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from chalicelib.domain.allowlist import host_allowed, validate_domain
 from chalicelib.domain.errors import ValidationFailed
 from chalicelib.runtime import egress_relay
 from chalicelib.runtime.egress import EgressProxy, mapped_resolver, public_resolver
+from tests.runtime.conftest import Upstream
 
 ROOT = Path(__file__).resolve().parents[2]
 ACC, OTHER_ACC, FN, FN2 = "le100", "le200", "fn-1", "fn-2"
@@ -72,18 +73,12 @@ def test_host_matching(host, allowed):
 
 
 # -- fakes ------------------------------------------------------------------------------------------------------
-class Echo(BaseHTTPRequestHandler):
+class Echo(Upstream):
     """Answers every GET with what it received, so tests can see what the proxy forwarded."""
 
     def do_GET(self) -> None:
         body = json.dumps({"line": self.requestline, "headers": dict(self.headers)}).encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+        self.answer(body)
 
 
 class Tick:

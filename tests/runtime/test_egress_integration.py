@@ -11,28 +11,21 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from http.server import ThreadingHTTPServer
 
 import pytest
 
 from chalicelib.runtime.egress import EgressProxy, mapped_resolver
 from chalicelib.runtime.local.executor import LocalExecutor
-from tests.runtime.conftest import NODE, PYTHON, deployed, need_sandbox, run
+from tests.runtime.conftest import NODE, PYTHON, Upstream, deployed, need_sandbox, run
 
 ALLOWED, OTHER = "api.fake.test", "other.fake.test"
 
 
-class _Hello(BaseHTTPRequestHandler):
+class _Hello(Upstream):
     def do_GET(self) -> None:
         body = f"hello {self.headers.get('Host')} {self.path}".encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+        self.answer(body)
 
 
 @pytest.fixture(scope="module")

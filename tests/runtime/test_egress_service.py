@@ -16,7 +16,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from chalicelib.domain.permissions import FUNCTION_PRINCIPAL, TOOLBELT_SCOPE
 from chalicelib.services.domains import DomainService
 from chalicelib.storage.sqlite import SqliteStore
 from tests.conftest import ACCOUNT, OTHER_ACCOUNT
+from tests.runtime.conftest import Upstream
 
 ROOT = Path(__file__).resolve().parents[2]
 FN = "4a1c9d3e-0000-4000-8000-000000000001"
@@ -39,17 +40,11 @@ class _Server(ThreadingHTTPServer):
     jwks: dict[str, Any] = {}
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(Upstream):
     def do_GET(self) -> None:
         server: Any = self.server
         body = json.dumps(server.jwks).encode() if self.path.endswith("/jwks") else f"hello {self.path}".encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+        self.answer(body)
 
 
 def serve() -> _Server:
